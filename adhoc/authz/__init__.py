@@ -1,0 +1,59 @@
+"""What a user may do: every statement, session and metadata call is decided here.
+
+    authorizer = build_authorizer(config)
+    decision = authorizer.check_statement(principal, sql, state)   # state: the session's SessionState
+    if not decision.allowed: refuse with sqlState 42000 and decision.reason
+
+Deny by default once a policy file is configured; without one everything is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from adhoc.auth import Principal
+
+
+@dataclass
+class SessionState:
+    """What name resolution needs to know about a session, updated as statements are allowed."""
+
+    current_db: str = "default"
+    temp_views: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    rule: str = ""  # which rule allowed it, or which grant is missing
+    statement_class: str = ""
+    tables_read: tuple[str, ...] = ()
+    tables_written: tuple[str, ...] = ()
+
+
+ALLOW = Decision(True, reason="no policy configured")
+
+
+class Authorizer(Protocol):
+    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision: ...
+
+    def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision: ...
+
+    def check_metadata(
+        self, principal: Principal, call: str, schema: str | None, table: str | None
+    ) -> Decision: ...
+
+
+class AllowAll:
+    """No [policy] file: every authenticated user may run anything."""
+
+    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
+        return ALLOW
+
+    def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
+        return ALLOW
+
+    def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
+        return ALLOW

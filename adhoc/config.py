@@ -1,0 +1,295 @@
+"""adhoc.toml: frozen dataclasses, loaded and checked in one place.
+
+Every key has a default here, and that default is what `docs` in the README lists. A value from
+the file may be overridden by the environment as ADHOC_<SECTION>_<KEY> (for example
+ADHOC_SERVER_THRIFT_PORT=10010); `[[engines]]` come only from the file. Unknown keys and values
+of the wrong type are errors that name the file and the dotted key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from adhoc.errors import ConfigError
+
+EngineKind = Literal["yarn", "k8s", "local"]
+EngineProtocol = Literal["kyuubi", "sts"]
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "adhoc")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    thrift_port: int = 10009
+    http_port: int = 10099
+    public_url: str = ""  # base of links shown to users; "" = http://{host}:{http_port}
+    data_dir: str = field(default_factory=default_data_dir)  # embedded engine's warehouse, metastore
+    handshake_timeout_s: float = 10.0  # SASL handshake must finish within this
+    idle_timeout_s: float = 0.0  # drop a client silent this long; 0 = never (BI tools idle for hours)
+    write_timeout_s: float = 60.0  # a client that stops reading for this long is dropped
+    backend_connect_timeout_s: float = 10.0
+    max_frame_bytes: int = 64 * 1024 * 1024  # largest request frame accepted from a client
+    max_connections: int = 2000
+    teardown_timeout_s: float = 2.0  # budget to cancel/close a vanished client's backend work
+    drain_timeout_s: float = 30.0  # SIGTERM: wait this long for clients to finish
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class LdapConfig:
+    url: str = ""  # ldap://host:389
+    user_dn_template: str = ""  # "uid={user},ou=people,dc=example,dc=org" (direct bind)
+    bind_dn: str = ""  # service account for search-then-bind
+    bind_password_env: str = ""  # env var holding the service account's password
+    search_base: str = ""
+    search_filter: str = "(uid={user})"
+    group_search_base: str = ""
+    group_filter: str = "(|(member={dn})(memberUid={user}))"
+    group_name_attr: str = "cn"
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    method: Literal["none", "file", "ldap"] = "none"
+    users: str = "users.toml"
+    max_failures: int = 5  # failures per user/address before each attempt is slowed down
+    failure_delay_s: float = 1.0
+    ldap: LdapConfig = field(default_factory=LdapConfig)
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    policy: Literal["auto", "yarn", "k8s"] = "auto"
+    probe_ttl_s: float = 5.0
+    queue_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str
+    kind: EngineKind = "local"
+    protocol: EngineProtocol = "sts"
+    address: str = ""  # host:port of the HS2 endpoint; "" on a local engine = the embedded STS
+    user: str = ""  # service account to connect as; "" = connect as the client's user
+    password_env: str = ""  # env var holding the service account's password
+    spark_ui_url: str = ""  # where this engine's Spark UI is, when known statically
+    conf: Mapping[str, str] = field(default_factory=dict)
+    # kind = yarn
+    rm_urls: tuple[str, ...] = ()
+    queue: str = ""
+    saturation: float = 0.9
+    max_pending_apps: int = 0
+    # kind = k8s
+    kubeconfig: str = ""
+    namespace: str = ""
+    quota: str = ""
+    min_free_cpu: float = 4.0
+    min_free_memory: str = "16Gi"
+    # kind = local, embedded (no address)
+    master: str = "local[*]"
+
+    @property
+    def embedded(self) -> bool:
+        return self.kind == "local" and not self.address
+
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    store: str = ""
+    spool_dir: str = ""
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    file: str = ""  # "" = no policy: every authenticated user may run anything
+    reload_interval_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    file: str = ""  # "" = audit lines go to the log only
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    engines: tuple[EngineConfig, ...] = ()
+    logs: LogsConfig = field(default_factory=LogsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    source: str = ""  # the file this came from, for messages; "" = built-in defaults
+
+    def resolve(self, path: str) -> str:
+        """A path from the config, relative to the config file's directory."""
+        if not path or os.path.isabs(path) or not self.source:
+            return path
+        return str(Path(self.source).parent / path)
+
+    def effective_engines(self) -> tuple[EngineConfig, ...]:
+        return self.engines or (EngineConfig(name="local", kind="local", protocol="sts"),)
+
+
+def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check a config file (None = defaults), applying ADHOC_* environment overrides."""
+    env = os.environ if env is None else env
+    source = str(path) if path else ""
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError("file not found", file=source) from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"not valid TOML: {e}", file=source) from None
+    engines_raw = raw.pop("engines", [])
+    if not isinstance(engines_raw, list):
+        raise ConfigError("expected an array of tables [[engines]]", file=source, key="engines")
+    _apply_env(raw, env, source)
+    sections = {name: _build(typ, raw.pop(name, {}), source, name) for name, typ in _SECTIONS.items()}
+    if raw:
+        raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
+    engines = tuple(
+        _build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw)
+    )
+    _check_engines(engines, source)
+    return Config(engines=engines, source=source, **sections)
+
+
+_SECTIONS: dict[str, type] = {
+    "server": ServerConfig,
+    "auth": AuthConfig,
+    "routing": RoutingConfig,
+    "logs": LogsConfig,
+    "policy": PolicyConfig,
+    "audit": AuditConfig,
+}
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: str) -> None:
+    for section, typ in _SECTIONS.items():
+        for f in dataclasses.fields(typ):
+            value = env.get(f"ADHOC_{section.upper()}_{f.name.upper()}")
+            if value is None or dataclasses.is_dataclass(_hints(typ)[f.name]):
+                continue
+            table = raw.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError("expected a table", file=source, key=section)
+            table[f.name] = _from_env(value, _hints(typ)[f.name], f"ADHOC_{section.upper()}_{f.name.upper()}")
+
+
+def _from_env(value: str, hint: Any, var: str) -> Any:
+    try:
+        if hint is bool:
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"environment variable {var}={value!r} is not a {hint.__name__}") from None
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, table: Any, source: str, prefix: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError("expected a table", file=source, key=prefix)
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key, value in table.items():
+        if key not in names:
+            raise ConfigError("unknown key", file=source, key=f"{prefix}.{key}")
+        kwargs[key] = _check_value(value, hints[key], source, f"{prefix}.{key}")
+    for f in dataclasses.fields(cls):
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default and f.name not in kwargs:
+            raise ConfigError("required key is missing", file=source, key=f"{prefix}.{f.name}")
+    return cls(**kwargs)
+
+
+def _check_value(value: Any, hint: Any, source: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), value, source, key)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"expected one of {', '.join(map(repr, allowed))}, got {value!r}", file=source, key=key)
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError("expected a list of strings", file=source, key=key)
+        return tuple(value)
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, dict):
+            raise ConfigError("expected a table of key = value", file=source, key=key)
+        return types.MappingProxyType({str(k): _scalar_str(v, source, f"{key}.{k}") for k, v in value.items()})
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"expected a number, got {value!r}", file=source, key=key)
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"expected an integer, got {value!r}", file=source, key=key)
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", file=source, key=key)
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected a string, got {value!r}", file=source, key=key)
+        return value
+    raise ConfigError(f"unsupported value {value!r}", file=source, key=key)  # pragma: no cover
+
+
+def _scalar_str(value: Any, source: str, key: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ConfigError(f"expected a string, number or boolean, got {value!r}", file=source, key=key)
+
+
+def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
+    seen: set[str] = set()
+    for i, engine in enumerate(engines):
+        key = f"engines[{i}]"
+        if not engine.name or engine.name in seen:
+            raise ConfigError(f"engine name {engine.name!r} is empty or used twice", file=source, key=f"{key}.name")
+        seen.add(engine.name)
+        if engine.address:
+            host, _, port = engine.address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"expected host:port, got {engine.address!r}", file=source, key=f"{key}.address")
+        elif engine.kind != "local":
+            raise ConfigError(f"a {engine.kind} engine needs an address", file=source, key=f"{key}.address")
+    if sum(1 for e in engines if e.embedded) > 1:
+        raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")
