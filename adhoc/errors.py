@@ -64,7 +64,7 @@ class PermissionDenied(AdhocError):
 
 
 class UnknownHandle(AdhocError):
-    status_code = INVALID_HANDLE_STATUS
+    # ERROR_STATUS, not INVALID_HANDLE_STATUS: every client treats it as a plain failure.
     sql_state = "HY000"
     error_code = 50004
 

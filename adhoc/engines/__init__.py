@@ -1,0 +1,59 @@
+"""Engines: the HiveServer2 endpoints (Spark Thrift Servers, Kyuubi servers) sessions run on."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from adhoc.config import EngineConfig, EngineKind, EngineProtocol
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An engine the gateway can open sessions on, with its address resolved."""
+
+    name: str
+    kind: EngineKind
+    protocol: EngineProtocol
+    host: str
+    port: int
+    conf: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""  # service account; "" = connect as the client's user
+    password: str = field(default="", repr=False)
+    spark_ui_url: str = ""
+    app_id: str = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @staticmethod
+    def from_config(config: EngineConfig, env: Mapping[str, str] = os.environ) -> Engine:
+        host, port = config.host_port()
+        return Engine(
+            name=config.name,
+            kind=config.kind,
+            protocol=config.protocol,
+            host=host,
+            port=port,
+            conf=config.conf,
+            user=config.user,
+            password=env.get(config.password_env, "") if config.password_env else "",
+            spark_ui_url=config.spark_ui_url,
+        )
+
+    def session_conf(self, client_conf: Mapping[str, str], proxy_user: str | None) -> dict[str, str]:
+        """OpenSession configuration as this engine understands it.
+
+        The Spark Thrift Server applies only `set:hiveconf:`-prefixed keys; Kyuubi takes plain keys.
+        The engine's [engines.conf] wins over what the client sent.
+        """
+        conf = dict(client_conf)
+        for key, value in self.conf.items():
+            conf[f"set:hiveconf:{key}" if self.protocol == "sts" else key] = value
+        if proxy_user:
+            conf["hive.server2.proxy.user"] = proxy_user
+            if self.protocol == "kyuubi":
+                conf["kyuubi.session.proxy.user"] = proxy_user
+        return conf

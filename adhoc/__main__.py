@@ -1,0 +1,5 @@
+import sys
+
+from adhoc.cli import main
+
+sys.exit(main())

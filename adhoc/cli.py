@@ -1,0 +1,132 @@
+"""The `adhoc` command: serve, policy check, route explain, passwd."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+
+from adhoc.config import Config, load_config
+from adhoc.errors import AdhocError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adhoc", description="Gateway for ad hoc SparkSQL over HiveServer2")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="adhoc.toml (default: built-in defaults, embedded engine)")
+    serve.add_argument("--host")
+    serve.add_argument("--thrift-port", type=int)
+    serve.add_argument("--http-port", type=int)
+    serve.add_argument("--log-level", default="INFO")
+
+    policy = sub.add_parser("policy", help="test a policy before rolling it out")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="print ALLOW or DENY: <reason> per statement")
+    check.add_argument("--config", required=True)
+    check.add_argument("--user", required=True)
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sql")
+    source.add_argument("--file")
+
+    route = sub.add_parser("route", help="routing tools")
+    route_sub = route.add_subparsers(dest="route_command", required=True)
+    explain = route_sub.add_parser("explain", help="probe engines and show the route a new session would get")
+    explain.add_argument("--config", required=True)
+    explain.add_argument("--user", required=True)
+    explain.add_argument("--route", help="a requested route (adhoc.route)")
+    explain.add_argument("--json", action="store_true")
+
+    passwd = sub.add_parser("passwd", help="set a user's password (read from stdin) in a users file")
+    passwd.add_argument("--users", required=True)
+    passwd.add_argument("user")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "policy":
+            from adhoc.authz.cli import policy_check  # type: ignore[import-not-found,unused-ignore]
+
+            return int(policy_check(args.config, args.user, args.sql, args.file))
+        if args.command == "route":
+            return _route_explain(args)
+        from adhoc.auth.passwd import passwd_main  # type: ignore[import-not-found,unused-ignore]
+
+        return int(passwd_main(args.users, args.user))
+    except ConfigError as e:
+        print(f"adhoc: config error: {e.message}", file=sys.stderr)
+        return 2
+    except AdhocError as e:
+        print(f"adhoc: {e.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from adhoc.logfmt import setup_logging
+    from adhoc.serve import serve
+
+    setup_logging(args.log_level)
+    config = load_config(args.config)
+    overrides = {
+        k: v
+        for k, v in (("host", args.host), ("thrift_port", args.thrift_port), ("http_port", args.http_port))
+        if v is not None
+    }
+    if overrides:
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    return asyncio.run(serve(config))
+
+
+def _route_explain(args: argparse.Namespace) -> int:
+    from adhoc.engines import Engine
+    from adhoc.routing import FirstReachable
+
+    config: Config = load_config(args.config)
+    engines = [
+        Engine.from_config(e) if not e.embedded else Engine(e.name, "local", "sts", "127.0.0.1", 0)
+        for e in config.effective_engines()
+    ]
+    router = FirstReachable(engines, probe_ttl_s=0)
+
+    async def explain() -> dict[str, object]:
+        probes = [await router.probe(e) for e in router.candidates(args.route)]
+        chosen = next((e for e, p in zip(router.candidates(args.route), probes, strict=True) if p.available), None)
+        reason = (
+            f"first reachable engine {chosen.name}" if chosen else "no engine is reachable: a session would wait"
+        )
+        return {
+            "engine": chosen.name if chosen else None,
+            "kind": chosen.kind if chosen else None,
+            "reason": reason,
+            "engines": [
+                {"name": e.name, "kind": e.kind, "available": p.available, "reason": p.reason, "address": e.address}
+                for e, p in zip(router.candidates(args.route), probes, strict=True)
+            ],
+        }
+
+    result = asyncio.run(explain())
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"route for {args.user}: {result['engine'] or '(queue)'} — {result['reason']}")
+        for row in result["engines"]:  # type: ignore[attr-defined]
+            print(f"  {row['name']:<20} {row['kind']:<6} {'available' if row['available'] else 'unavailable'}: "
+                  f"{row['reason']}")  # fmt: skip
+    return 0 if result["engine"] else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""One client connection: handshake, then a reader task and a call task, then teardown.
+
+The reader turns socket bytes into calls (through the sans-IO ClientStream) and queues them; the
+call task answers them one at a time, as every HS2 client expects. When the reader sees the client
+go (FIN, RST, idle timeout, garbage) while a call is still running on the engine, the call task is
+cancelled and teardown cancels the client's operations and closes its sessions on the engine, on a
+side connection when the main one is mid-call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
+from adhoc.gateway.backend import READ_SIZE, BackendConnection
+from adhoc.gateway.calls import CallHandler, ClientSession, Outgoing
+from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.sync_execute import operation_call
+from adhoc.protocol.backend_stream import Reply
+from adhoc.protocol.client_stream import NEED_DATA, ClientStream, Credentials, Request, Transport
+from adhoc.protocol.thrift_binary import CALL, STRUCT, Struct, encode_message
+
+log = logging.getLogger("adhoc.gateway")
+
+_QUEUE_DEPTH = 8  # calls read ahead of the one running; past this the reader stops reading
+_WRITE_HIGH_WATER = 1024 * 1024  # wait for the client to read once this much is buffered
+
+
+class ClientGone(Exception):
+    pass
+
+
+class ClientConnection:
+    def __init__(self, ctx: GatewayContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.ctx = ctx
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
+        self.calls = CallHandler(ctx, self.peer)
+        self._queue: asyncio.Queue[Request] = asyncio.Queue(_QUEUE_DEPTH)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    async def run(self) -> None:
+        server = self.ctx.config.server
+        try:
+            try:
+                async with asyncio.timeout(server.handshake_timeout_s):
+                    first = await self._handshake()
+            except TimeoutError:
+                log.info("handshake timed out", extra={"client": self.peer})
+                self.ctx.metrics.error("HandshakeTimeout")
+                return
+            except (AdhocError, ConnectionError, ClientGone) as e:
+                log.info("handshake failed", extra={"client": self.peer, "error": str(e)})
+                self.ctx.metrics.error(type(e).__name__)
+                return
+            reader = asyncio.create_task(self._read_calls())
+            worker = asyncio.create_task(self._answer_calls(first))
+            done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (reader, worker):
+                if task not in done:
+                    task.cancel()
+            await asyncio.gather(reader, worker, return_exceptions=True)
+            for task in done:
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, ClientGone | ConnectionError):
+                    self.ctx.metrics.error(type(exc).__name__)
+                    log.info("connection dropped", extra={"client": self.peer, "error": repr(exc)})
+        finally:
+            await self._teardown()
+
+    # -- handshake -------------------------------------------------------------------------------
+
+    async def _handshake(self) -> list[Request]:
+        """Authenticate (SASL) or detect NOSASL; returns calls already read past the handshake."""
+        while True:
+            event = self.stream.next_event()
+            if isinstance(event, Credentials):
+                try:
+                    await self.calls.login(event.user, event.password)
+                except AuthenticationError as e:
+                    self.writer.write(self.stream.reject(e.message))
+                    await self.writer.drain()
+                    raise
+                self.writer.write(self.stream.accept())
+                continue
+            if isinstance(event, Request):
+                return [event, *self._drain_events()]
+            if self.stream.authenticated and self.stream.transport is Transport.SASL:
+                return []
+            try:
+                await self._feed()
+            except ProtocolError as e:
+                if self.stream.transport is Transport.SASL:
+                    self.writer.write(self.stream.reject(e.message))
+                raise
+
+    def _drain_events(self) -> list[Request]:
+        events: list[Request] = []
+        while isinstance(event := self.stream.next_event(), Request):
+            events.append(event)
+        return events
+
+    async def _feed(self) -> None:
+        idle = self.ctx.config.server.idle_timeout_s
+        if idle > 0:
+            async with asyncio.timeout(idle):
+                data = await self.reader.read(READ_SIZE)
+        else:
+            data = await self.reader.read(READ_SIZE)
+        if not data:
+            raise ClientGone()
+        self.stream.receive_data(data)
+
+    # -- the two tasks ---------------------------------------------------------------------------
+
+    async def _read_calls(self) -> None:
+        while True:
+            await self._feed()
+            while (event := self.stream.next_event()) is not NEED_DATA:
+                if not isinstance(event, Request):
+                    raise ProtocolError("unexpected SASL frame after the handshake")
+                await self._queue.put(event)
+
+    async def _answer_calls(self, first: list[Request]) -> None:
+        for request in first:
+            await self._send(await self.calls.handle(request))
+        while True:
+            request = await self._queue.get()
+            await self._send(await self.calls.handle(request))
+
+    async def _send(self, out: Outgoing) -> None:
+        if isinstance(out, Reply):
+            data: bytes | memoryview = out.frame if self.stream.transport is Transport.SASL else out.message
+        else:
+            data = self.stream.frame(out)
+        self.writer.write(data)
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+            # The client stopped reading: give it write_timeout_s, then drop it.
+            async with asyncio.timeout(self.ctx.config.server.write_timeout_s):
+                await self.writer.drain()
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    async def _teardown(self) -> None:
+        """Cancel the client's operations and close its sessions on the engines, then hang up."""
+        self.writer.close()
+        budget = self.ctx.config.server.teardown_timeout_s
+        by_backend: dict[int, list[ClientSession]] = {}
+        for session in list(self.calls.sessions.values()):
+            by_backend.setdefault(id(session.backend), []).append(session)
+        try:
+            async with asyncio.timeout(budget):
+                await asyncio.gather(
+                    *(self._close_sessions(sessions) for sessions in by_backend.values()), return_exceptions=True
+                )
+        except TimeoutError:
+            log.warning("teardown ran out of time", extra={"client": self.peer})
+        finally:
+            for session in list(self.calls.sessions.values()):
+                self.calls.forget_session(session)
+            for backend in self.calls.backends.values():
+                backend.close()
+
+    async def _close_sessions(self, sessions: list[ClientSession]) -> None:
+        main = sessions[0].backend
+        conn = main
+        if main.busy or main.broken:
+            engine = main.engine
+            assert self.calls.principal is not None
+            user = engine.user or self.calls.principal.name
+            password = engine.password if engine.user else self.calls.password
+            conn = await BackendConnection.connect(engine, user, password, self.ctx.config.server.teardown_timeout_s)
+        try:
+            for session in sessions:
+                for op in list(session.operations.values()):
+                    if op.synthetic is None:
+                        await conn.call(operation_call("CancelOperation", op))
+                close = Struct().set(1, STRUCT, Struct().set(1, STRUCT, session.handle_struct))
+                await conn.call(encode_message("CloseSession", CALL, 0, close))
+                log.info("closed session of a departed client", extra={"session": session.record.session_id})
+        finally:
+            if conn is not main:
+                conn.close()

@@ -1,0 +1,37 @@
+"""What every client connection shares: config, engines, policy, the session registry, metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from adhoc.auth import Authenticator, NoAuthentication
+from adhoc.authz import AllowAll, Authorizer
+from adhoc.config import Config
+from adhoc.gateway.metrics import Metrics
+from adhoc.gateway.sessions import SessionRegistry
+from adhoc.routing import Router
+
+audit_log = logging.getLogger("adhoc.audit")
+
+AuditSink = Callable[[dict[str, Any]], None]
+
+
+def log_audit(event: dict[str, Any]) -> None:
+    audit_log.info(json.dumps(event, sort_keys=True))
+
+
+@dataclass
+class GatewayContext:
+    config: Config
+    router: Router
+    authenticator: Authenticator = field(default_factory=NoAuthentication)
+    authorizer: Authorizer = field(default_factory=AllowAll)
+    audit: AuditSink = log_audit
+    sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    metrics: Metrics = field(default_factory=Metrics)
+    started_at: float = field(default_factory=time.time)

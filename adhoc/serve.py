@@ -1,0 +1,143 @@
+"""`adhoc serve`: assemble the gateway from its config and run it until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from adhoc.auth import Authenticator, NoAuthentication
+from adhoc.authz import AllowAll, Authorizer
+from adhoc.config import Config
+from adhoc.engines import Engine
+from adhoc.engines.embedded import EmbeddedSTS
+from adhoc.errors import ConfigError
+from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.server import ThriftServer
+from adhoc.http.app import build_app
+from adhoc.routing import FirstReachable
+
+log = logging.getLogger("adhoc")
+
+
+def build_authenticator(config: Config) -> Authenticator:
+    if config.auth.method == "none":
+        return NoAuthentication()
+    try:
+        from adhoc.auth.build import build_authenticator as build  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - until the auth module lands
+        raise ConfigError(f"auth method {config.auth.method!r} is not available", key="auth.method") from None
+    result: Authenticator = build(config)
+    return result
+
+
+def build_authorizer(config: Config) -> Authorizer:
+    if not config.policy.file:
+        return AllowAll()
+    try:
+        from adhoc.authz.build import build_authorizer as build  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - until the policy module lands
+        raise ConfigError("policy files are not supported yet", key="policy.file") from None
+    result: Authorizer = build(config)
+    return result
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror})", key=what) from None
+
+
+@dataclass
+class Gateway:
+    """A running gateway: engines started, listeners bound. `close()` stops all of it."""
+
+    config: Config
+    ctx: GatewayContext
+    thrift: ThriftServer
+    http: web.AppRunner
+    embedded: EmbeddedSTS | None = None
+    http_port: int = 0
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def thrift_address(self) -> tuple[str, int]:
+        return self.thrift.address
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config.server.host}:{self.http_port}"
+
+    async def close(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.thrift.stop(self.config.server.drain_timeout_s)
+        await self.http.cleanup()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+async def start_gateway(config: Config, engines: list[Engine] | None = None) -> Gateway:
+    """Start engines (the embedded one if configured), then the Thrift and HTTP listeners."""
+    server = config.server
+    check_port_free(server.host, server.thrift_port, "server.thrift_port")
+    check_port_free(server.host, server.http_port, "server.http_port")
+    authenticator = build_authenticator(config)
+    authorizer = build_authorizer(config)
+    embedded: EmbeddedSTS | None = None
+    if engines is None:
+        engines = []
+        for engine_config in config.effective_engines():
+            if engine_config.embedded:
+                embedded = EmbeddedSTS(engine_config, server.data_dir)
+                engines.append(await embedded.start())
+            else:
+                engines.append(Engine.from_config(engine_config))
+    router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
+    ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer)
+    thrift = ThriftServer(ctx)
+    try:
+        await thrift.start(server.host, server.thrift_port)
+        runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, server.host, server.http_port)
+        await site.start()
+    except BaseException:
+        await thrift.stop(0)
+        if embedded is not None:
+            await embedded.stop()
+        raise
+    http_port = server.http_port
+    sockets = getattr(site._server, "sockets", None)  # the real port when http_port = 0
+    if sockets:
+        http_port = int(sockets[0].getsockname()[1])
+    return Gateway(config, ctx, thrift, runner, embedded, http_port)
+
+
+async def serve(config: Config, announce: Callable[[str], None] = print) -> int:
+    gateway = await start_gateway(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if isinstance(gateway.ctx.authorizer, AllowAll):
+        log.warning("no [policy] file configured: every authenticated user may run any statement")
+    host, port = gateway.thrift_address
+    announce(f"adhoc ready thrift={host}:{port} http={gateway.http_url}")
+    with contextlib.suppress(ValueError, OSError):
+        sys.stdout.flush()
+    await stop.wait()
+    log.info("stopping: draining clients")
+    await gateway.close()
+    return 0
