@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.gateway_harness import GatewayThread, gateway_config
 from tests.sts import RunningSTS, start_sts
 
 
@@ -13,3 +14,11 @@ def sts() -> Iterator[RunningSTS]:
     server = start_sts()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(sts: RunningSTS) -> Iterator[GatewayThread]:
+    """One adhoc gateway in front of the shared Spark Thrift Server."""
+    gw = GatewayThread(gateway_config(sts.address))
+    yield gw
+    gw.stop()

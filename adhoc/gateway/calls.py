@@ -71,6 +71,7 @@ class CallHandler:
         self.sessions: dict[bytes, ClientSession] = {}
         self.operations: dict[bytes, Operation] = {}
         self.backends: dict[str, BackendConnection] = {}
+        self.lost: dict[bytes, str] = {}  # sessions that died with their engine connection -> engine
 
     # -- login -----------------------------------------------------------------------------------
 
@@ -185,18 +186,22 @@ class CallHandler:
     def _session(self, req: hs2.Struct) -> ClientSession:
         handle = hs2.session_handle_of(req)
         session = self.sessions.get(handle.guid) if handle else None
+        if session is not None and session.backend.broken:
+            self.forget_session(session, lost=True)
+            session = None
         if session is None:
+            if handle is not None and handle.guid in self.lost:
+                raise EngineError(f"session {handle.id} ended: the connection to engine "
+                                  f"{self.lost[handle.guid]} was lost; open a new session")  # fmt: skip
             shown = handle.id if handle else "(none)"
             raise UnknownHandle(f"Invalid SessionHandle: session {shown} is not open on this connection")
-        if session.backend.broken:
-            self.forget_session(session)
-            raise EngineError(f"session {session.record.session_id} ended: the connection to engine "
-                              f"{session.record.engine} was lost; open a new session")  # fmt: skip
         return session
 
-    def forget_session(self, session: ClientSession) -> None:
+    def forget_session(self, session: ClientSession, lost: bool = False) -> None:
         if self.sessions.pop(session.handle.guid, None) is None:
             return
+        if lost:
+            self.lost[session.handle.guid] = session.record.engine
         for guid in session.operations:
             self.operations.pop(guid, None)
         self.ctx.sessions.close(session.record.session_id)
@@ -204,7 +209,7 @@ class CallHandler:
 
     def _drop_broken_backends(self) -> None:
         for session in [s for s in self.sessions.values() if s.backend.broken]:
-            self.forget_session(session)
+            self.forget_session(session, lost=True)
 
     async def session_call(self, request: Request) -> Outgoing:
         name = request.header.name
@@ -322,7 +327,7 @@ class CallHandler:
                 self._forget_operation(session, op)
             return answer_synthetic(request, req, op, session.protocol)
         if session.backend.broken:
-            self.forget_session(session)
+            self.forget_session(session, lost=True)
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
         is_log_fetch = name == "FetchResults" and req.int(4) == hs2.FETCH_TYPE_LOG
         reply = await self.forward(session.backend, request.raw)

@@ -81,27 +81,32 @@ class ClientConnection:
 
     async def _handshake(self) -> list[Request]:
         """Authenticate (SASL) or detect NOSASL; returns calls already read past the handshake."""
-        while True:
-            event = self.stream.next_event()
-            if isinstance(event, Credentials):
-                try:
-                    await self.calls.login(event.user, event.password)
-                except AuthenticationError as e:
-                    self.writer.write(self.stream.reject(e.message))
-                    await self.writer.drain()
-                    raise
-                self.writer.write(self.stream.accept())
-                continue
-            if isinstance(event, Request):
-                return [event, *self._drain_events()]
-            if self.stream.authenticated and self.stream.transport is Transport.SASL:
-                return []
-            try:
+        try:
+            while True:
+                event = self.stream.next_event()
+                if isinstance(event, Credentials):
+                    try:
+                        await self.calls.login(event.user, event.password)
+                    except AuthenticationError as e:
+                        await self._refuse(e.message)
+                        raise
+                    self.writer.write(self.stream.accept())
+                    continue
+                if isinstance(event, Request):
+                    return [event, *self._drain_events()]
+                if self.stream.authenticated and self.stream.transport is Transport.SASL:
+                    return []
                 await self._feed()
-            except ProtocolError as e:
-                if self.stream.transport is Transport.SASL:
-                    self.writer.write(self.stream.reject(e.message))
-                raise
+        except ProtocolError as e:
+            if self.stream.transport is Transport.SASL:
+                await self._refuse(e.message)
+            raise
+
+    async def _refuse(self, message: str) -> None:
+        """Fail the SASL handshake; Java clients show 'Peer indicated failure: <message>'."""
+        self.writer.write(self.stream.reject(message))
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
 
     def _drain_events(self) -> list[Request]:
         events: list[Request] = []

@@ -44,6 +44,8 @@ class ThriftServer:
         metrics.connections_open.inc()
         try:
             await ClientConnection(self.ctx, reader, writer).run()
+        except asyncio.CancelledError:
+            pass  # stop() ended this connection after the drain period; run() already tore it down
         except Exception:  # one client's bug must never take the gateway down
             log.exception("connection handler failed")
             metrics.error("InternalError")
