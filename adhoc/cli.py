@@ -104,9 +104,7 @@ def _route_explain(args: argparse.Namespace) -> int:
     async def explain() -> dict[str, object]:
         probes = [await router.probe(e) for e in router.candidates(args.route)]
         chosen = next((e for e, p in zip(router.candidates(args.route), probes, strict=True) if p.available), None)
-        reason = (
-            f"first reachable engine {chosen.name}" if chosen else "no engine is reachable: a session would wait"
-        )
+        reason = f"first reachable engine {chosen.name}" if chosen else "no engine is reachable: a session would wait"
         return {
             "engine": chosen.name if chosen else None,
             "kind": chosen.kind if chosen else None,

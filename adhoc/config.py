@@ -171,9 +171,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     sections = {name: _build(typ, raw.pop(name, {}), source, name) for name, typ in _SECTIONS.items()}
     if raw:
         raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
-    engines = tuple(
-        _build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw)
-    )
+    engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
     return Config(engines=engines, source=source, **sections)
 

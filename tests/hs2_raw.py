@@ -56,7 +56,9 @@ class RawClient:
         self.sock = socket.create_connection((host, port), timeout=timeout)
 
     def sasl_login(self, user: str, password: str = "x", final: int = OK) -> tuple[int, bytes]:
-        self.sock.sendall(sasl_frame(START, b"PLAIN") + sasl_frame(final, b"\0" + user.encode() + b"\0" + password.encode()))
+        self.sock.sendall(
+            sasl_frame(START, b"PLAIN") + sasl_frame(final, b"\0" + user.encode() + b"\0" + password.encode())
+        )
         status, length = struct.unpack(">BI", recv_exact(self.sock, 5))
         return status, recv_exact(self.sock, length)
 

@@ -41,9 +41,7 @@ class Authorizer(Protocol):
 
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision: ...
 
-    def check_metadata(
-        self, principal: Principal, call: str, schema: str | None, table: str | None
-    ) -> Decision: ...
+    def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision: ...
 
 
 class AllowAll:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adhoc.auth import Principal
@@ -31,7 +30,7 @@ from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import prepend_log_lines
-from adhoc.protocol.thrift_binary import BOOL, CALL, I32, MAP, STRING, STRUCT, encode_message, read_message
+from adhoc.protocol.thrift_binary import BOOL, CALL, I32, MAP, STRING, STRUCT, Struct, encode_message, read_message
 from adhoc.routing import Route
 
 log = logging.getLogger("adhoc.gateway")
@@ -52,7 +51,7 @@ _ROUTE_KEYS = ("adhoc.route", "set:hiveconf:adhoc.route", "set:hivevar:adhoc.rou
 @dataclass
 class ClientSession:
     handle: hs2.Handle
-    handle_struct: hs2.Struct  # TSessionHandle as the engine sent it
+    handle_struct: Struct  # TSessionHandle as the engine sent it
     record: SessionRecord
     backend: BackendConnection
     protocol: int
@@ -183,7 +182,7 @@ class CallHandler:
             self.backends[engine.name] = backend
         return backend
 
-    def _session(self, req: hs2.Struct) -> ClientSession:
+    def _session(self, req: Struct) -> ClientSession:
         handle = hs2.session_handle_of(req)
         session = self.sessions.get(handle.guid) if handle else None
         if session is not None and session.backend.broken:
@@ -239,7 +238,7 @@ class CallHandler:
 
     # -- statements ------------------------------------------------------------------------------
 
-    async def execute_statement(self, request: Request, req: hs2.Struct, session: ClientSession) -> Outgoing:
+    async def execute_statement(self, request: Request, req: Struct, session: ClientSession) -> Outgoing:
         statement = req.text(2) or ""
         session.record.statements += 1
         command = parse_gateway_command(statement)
@@ -271,7 +270,7 @@ class CallHandler:
             return reply
         self.operations.pop(op.handle.guid, None)
         session.operations.pop(op.handle.guid, None)
-        return hs2.reply("ExecuteStatement", request.header.seqid, hs2.Struct().set(1, STRUCT, failure))
+        return hs2.reply("ExecuteStatement", request.header.seqid, Struct().set(1, STRUCT, failure))
 
     def _audit_statement(self, session: ClientSession, statement: str, decision: Decision) -> None:
         import hashlib
@@ -291,10 +290,12 @@ class CallHandler:
         op_struct = hs2.operation_handle_struct(handle, has_result_set=True)
         op = Operation(handle, op_struct, session.handle.guid, session.record.log_lines(), SyntheticResult(result))
         self.operations[handle.guid] = session.operations[handle.guid] = op
-        resp = hs2.Struct().set(1, STRUCT, hs2.success_status()).set(2, STRUCT, op_struct)
+        resp = Struct().set(1, STRUCT, hs2.success_status()).set(2, STRUCT, op_struct)
         return hs2.reply("ExecuteStatement", request.header.seqid, resp)
 
-    def _register_operation(self, session: ClientSession, reply: Reply, log_prefix: list[str] | None) -> Operation | None:
+    def _register_operation(
+        self, session: ClientSession, reply: Reply, log_prefix: list[str] | None
+    ) -> Operation | None:
         _, body, _ = read_message(reply.message)
         resp = hs2.response_of(body)
         if resp is None or hs2.status_code_of(resp) not in (0, 1):
@@ -351,7 +352,7 @@ def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:
         return bytes(reply.message)
     if hs2.status_code_of(resp) not in (0, 1):
         # The engine keeps no log for this operation (logging off): the gateway's lines still show.
-        resp = hs2.Struct().set(1, STRUCT, hs2.success_status()).set(2, BOOL, False)
+        resp = Struct().set(1, STRUCT, hs2.success_status()).set(2, BOOL, False)
         resp.set(3, STRUCT, prepend_log_lines(None, lines, protocol))
         return hs2.reply(header.name, header.seqid, resp)
     resp.set(3, STRUCT, prepend_log_lines(resp.struct(3), lines, protocol))

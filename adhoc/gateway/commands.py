@@ -1,6 +1,6 @@
 """Statements the gateway answers itself, never sent to an engine.
 
-    ADHOC DESC SESSION      one row: session_id, user, route, engine, app_id, spark_ui_url, logs_url, queued_ms
+ADHOC DESC SESSION      one row: session_id, user, route, engine, app_id, spark_ui_url, logs_url, queued_ms
 """
 
 from __future__ import annotations

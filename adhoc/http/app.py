@@ -1,10 +1,10 @@
 """The HTTP side: health, metrics, and the session/engine API.
 
-    GET /livez                    the process is up
-    GET /readyz                   200 when at least one engine is reachable, else 503
-    GET /metrics                  Prometheus text
-    GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift)
-    GET /api/v1/engines           probe figures per engine
+GET /livez                    the process is up
+GET /readyz                   200 when at least one engine is reachable, else 503
+GET /metrics                  Prometheus text
+GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift)
+GET /api/v1/engines           probe figures per engine
 """
 
 from __future__ import annotations

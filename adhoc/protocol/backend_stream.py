@@ -65,9 +65,10 @@ class BackendStream:
                 raise EngineError(f"engine sent SASL status {status} during the handshake")
             self.handshake_done = True
             return HandshakeDone()
-        length = self._buffer.peek_u32()
-        if length is None:
+        size = self._buffer.peek_u32()
+        if size is None:
             return NEED_DATA
+        length = size
         if length > self.max_frame_bytes:
             raise FrameTooLarge(f"engine frame of {length} bytes exceeds the limit")
         if len(self._buffer) < 4 + length:

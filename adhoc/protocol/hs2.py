@@ -15,9 +15,6 @@ from adhoc.protocol.thrift_binary import (
     BOOL,
     EXCEPTION,
     I32,
-    I64,
-    LIST,
-    MAP,
     REPLY,
     STRING,
     STRUCT,
@@ -179,30 +176,8 @@ def read_string_map(value: MapValue | None) -> dict[str, str]:
 
 
 def operation_handle_struct(handle: Handle, *, has_result_set: bool, operation_type: int = 0) -> Struct:
-    return (
-        Struct()
-        .set(1, STRUCT, handle.to_struct())
-        .set(2, I32, operation_type)
-        .set(3, BOOL, has_result_set)
-    )
+    return Struct().set(1, STRUCT, handle.to_struct()).set(2, I32, operation_type).set(3, BOOL, has_result_set)
 
 
 def strings_list(values: list[str]) -> ListValue:
     return ListValue(STRING, [v.encode() for v in values])
-
-
-def i64(value: int) -> tuple[int, int]:
-    return (I64, value)
-
-
-__all__ = [
-    "LIST",
-    "MAP",
-    "Handle",
-    "application_exception",
-    "error_reply",
-    "handle_from",
-    "operation_handle_of",
-    "reply",
-    "session_handle_of",
-]

@@ -33,9 +33,7 @@ class ResultSet:
         for position, (name, ctype) in enumerate(self.columns, start=1):
             primitive = Struct().set(1, I32, _TYPE_IDS[ctype])
             type_desc = Struct().set(1, LIST, ListValue(STRUCT, [Struct().set(1, STRUCT, primitive)]))
-            descs.append(
-                Struct().set(1, STRING, name.encode()).set(2, STRUCT, type_desc).set(3, I32, position)
-            )
+            descs.append(Struct().set(1, STRING, name.encode()).set(2, STRUCT, type_desc).set(3, I32, position))
         return Struct().set(1, LIST, ListValue(STRUCT, descs))
 
     def rowset(self, protocol: int, start: int = 0, count: int | None = None) -> Struct:
@@ -105,8 +103,9 @@ def prepend_log_lines(rowset: Struct | None, lines: list[str], protocol: int) ->
         return log_lines(lines).rowset(protocol)
     old_nulls = strings.bytes(2) or b""
     old_count = len(values.items)
-    nulls = [False] * len(lines) + [bool(old_nulls[i // 8] >> (i % 8) & 1) if i // 8 < len(old_nulls) else False
-                                     for i in range(old_count)]
+    nulls = [False] * len(lines) + [
+        bool(old_nulls[i // 8] >> (i % 8) & 1) if i // 8 < len(old_nulls) else False for i in range(old_count)
+    ]
     values.items[:0] = [line.encode() for line in lines]
     strings.set(2, STRING, null_bitmap(nulls))
     return rowset

@@ -11,6 +11,7 @@ the bytes actually present, so a 20-byte message cannot ask for a billion-elemen
 
 from __future__ import annotations
 
+import builtins
 import struct
 from dataclasses import dataclass, field
 from typing import Union
@@ -33,6 +34,9 @@ _FIELD_HEADER = struct.Struct(">bh")
 _LIST_HEADER = struct.Struct(">bi")
 _MAP_HEADER = struct.Struct(">bbi")
 _MIN_WIRE_SIZE = {BOOL: 1, BYTE: 1, DOUBLE: 8, I16: 2, I32: 4, I64: 8, STRING: 4, STRUCT: 1, MAP: 6, SET: 5, LIST: 5}
+
+
+FieldId = int
 
 
 class Incomplete(ProtocolError):
@@ -59,41 +63,41 @@ class MapValue:
 class Struct:
     """A decoded struct: field id -> (thrift type, value), in wire order."""
 
-    fields: dict[int, tuple[int, Value]] = field(default_factory=dict)
+    fields: dict[FieldId, tuple[builtins.int, Value]] = field(default_factory=dict)
 
-    def get(self, fid: int) -> Value | None:
+    def get(self, fid: FieldId) -> Value | None:
         entry = self.fields.get(fid)
         return None if entry is None else entry[1]
 
-    def struct(self, fid: int) -> Struct | None:
+    def struct(self, fid: FieldId) -> Struct | None:
         value = self.get(fid)
         return value if isinstance(value, Struct) else None
 
-    def int(self, fid: int) -> int | None:
+    def int(self, fid: FieldId) -> builtins.int | None:
         value = self.get(fid)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def bool(self, fid: int) -> bool | None:
+    def bool(self, fid: FieldId) -> builtins.bool | None:
         value = self.get(fid)
         return value if isinstance(value, bool) else None
 
-    def bytes(self, fid: int) -> bytes | None:
+    def bytes(self, fid: FieldId) -> builtins.bytes | None:
         value = self.get(fid)
         return value if isinstance(value, bytes) else None
 
-    def text(self, fid: int) -> str | None:
+    def text(self, fid: FieldId) -> str | None:
         value = self.bytes(fid)
         return None if value is None else value.decode("utf-8", "replace")
 
-    def list(self, fid: int) -> ListValue | None:
+    def list(self, fid: FieldId) -> ListValue | None:
         value = self.get(fid)
         return value if isinstance(value, ListValue) else None
 
-    def map(self, fid: int) -> MapValue | None:
+    def map(self, fid: FieldId) -> MapValue | None:
         value = self.get(fid)
         return value if isinstance(value, MapValue) else None
 
-    def set(self, fid: int, ttype: int, value: Value) -> Struct:
+    def set(self, fid: FieldId, ttype: builtins.int, value: Value) -> Struct:
         self.fields[fid] = (ttype, value)
         return self
 

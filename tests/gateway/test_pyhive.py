@@ -26,7 +26,10 @@ def test_select_returns_rows_and_types(gateway: GatewayThread) -> None:
         cur.execute("SELECT 1 AS one, 'x' AS s, CAST(2.5 AS DOUBLE) AS d, CAST(NULL AS STRING) AS n")
         assert cur.fetchall() == [(1, "x", 2.5, None)]
         assert [(c[0], c[1]) for c in cur.description] == [
-            ("one", "INT_TYPE"), ("s", "STRING_TYPE"), ("d", "DOUBLE_TYPE"), ("n", "STRING_TYPE")
+            ("one", "INT_TYPE"),
+            ("s", "STRING_TYPE"),
+            ("d", "DOUBLE_TYPE"),
+            ("n", "STRING_TYPE"),
         ]
 
 
@@ -82,7 +85,8 @@ def test_operation_log_starts_with_adhoc_lines_once(gateway: GatewayThread) -> N
         cur = conn.cursor()
         cur.execute("SELECT id FROM range(10)", async_=True)
         while cur.poll().operationState in (
-            ttypes.TOperationState.INITIALIZED_STATE, ttypes.TOperationState.RUNNING_STATE
+            ttypes.TOperationState.INITIALIZED_STATE,
+            ttypes.TOperationState.RUNNING_STATE,
         ):
             time.sleep(0.05)
         logs = cur.fetch_logs()

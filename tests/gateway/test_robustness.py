@@ -114,10 +114,10 @@ def test_engine_that_dies_mid_session_gives_an_error_not_a_hang() -> None:
     port = listener.getsockname()[1]
 
     def fake_engine() -> None:
+        from TCLIService import TCLIService
         from thrift.protocol.TBinaryProtocol import TBinaryProtocol
         from thrift.Thrift import TMessageType
         from thrift.transport.TTransport import TMemoryBuffer
-        from TCLIService import TCLIService
 
         while True:  # the gateway's reachability probe connects and leaves first
             conn, _ = listener.accept()
@@ -147,11 +147,15 @@ def test_engine_that_dies_mid_session_gives_an_error_not_a_hang() -> None:
         client.sasl_login("alice")
         session = client.open_session("alice").sessionHandle
         started = time.monotonic()
-        first = client.call("ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1"))
+        first = client.call(
+            "ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1")
+        )
         assert first.status.statusCode == ttypes.TStatusCode.ERROR_STATUS
         assert "closed the connection" in first.status.errorMessage
         assert time.monotonic() - started < 5
-        again = client.call("ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1"))
+        again = client.call(
+            "ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1")
+        )
         assert "was lost; open a new session" in again.status.errorMessage
     finally:
         client.close()

@@ -1,0 +1,52 @@
+"""Real beeline (Hive JDBC 2.3, shipped inside pyspark) through the gateway."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.gateway_harness import GatewayThread
+from tests.sts import spark_home
+
+
+def beeline(gw: GatewayThread, *args: str, url_suffix: str = "") -> subprocess.CompletedProcess[str]:
+    home = spark_home()
+    cmd = [f"{home}/bin/beeline", "-u", f"jdbc:hive2://{gw.host}:{gw.port}/default{url_suffix}", *args]
+    env = dict(os.environ, SPARK_HOME=home)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_beeline_query_shows_results_and_adhoc_log_lines(gateway: GatewayThread) -> None:
+    out = beeline(gateway, "-n", "alice", "-e", "SELECT 40 + 2 AS answer; ADHOC DESC SESSION;")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| answer  |" in out.stdout and "| 42      |" in out.stdout
+    # beeline prints operation logs (stderr) for every statement: ours come first
+    assert "[adhoc] session " in out.stderr and "runs on engine sts-test" in out.stderr
+    assert "[adhoc] Spark UI:" in out.stderr
+    header = next(line for line in out.stdout.splitlines() if "session_id" in line)
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "session_id",
+        "user",
+        "route",
+        "engine",
+        "app_id",
+        "spark_ui_url",
+        "logs_url",
+        "queued_ms",
+    ]
+    row = next(line for line in out.stdout.splitlines() if "| alice " in line)
+    assert "sts-test" in row
+
+
+def test_beeline_sees_engine_errors(gateway: GatewayThread) -> None:
+    out = beeline(gateway, "-n", "alice", "-e", "SELECT * FROM missing_table_xyz;")
+    assert out.returncode != 0
+    assert "missing_table_xyz" in out.stderr and "TABLE_OR_VIEW_NOT_FOUND" in out.stderr
+
+
+def test_beeline_session_conf_reaches_the_engine(gateway: GatewayThread) -> None:
+    out = beeline(gateway, "-n", "alice", "-e", "SET spark.sql.shuffle.partitions;",
+                  url_suffix="?spark.sql.shuffle.partitions=7")  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = next(line for line in out.stdout.splitlines() if "spark.sql.shuffle.partitions" in line)
+    assert [cell.strip() for cell in row.strip().strip("|").split("|")] == ["spark.sql.shuffle.partitions", "7"]

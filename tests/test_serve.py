@@ -1,0 +1,88 @@
+"""`adhoc serve` as a new user runs it: no config, the embedded Spark engine, real clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyhive import hive
+
+from tests.sts import free_port
+
+
+def embedded_engines() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "adhoc-embedded"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+class Served:
+    def __init__(self, tmp: Path) -> None:
+        self.thrift_port, self.http_port = free_port(), free_port()
+        env = dict(os.environ, XDG_DATA_HOME=str(tmp / "data"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "adhoc", "serve", "--thrift-port", str(self.thrift_port),
+             "--http-port", str(self.http_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.ready = self.proc.stdout.readline().strip()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    s = Served(tmp_path)
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait(10)
+
+
+def test_serve_embedded_engine_end_to_end(served: Served) -> None:
+    assert served.ready == (
+        f"adhoc ready thrift=127.0.0.1:{served.thrift_port} http=http://127.0.0.1:{served.http_port}"
+    )
+    with hive.connect("127.0.0.1", port=served.thrift_port, username="newuser") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT sum(id) FROM range(1000)")
+        assert cur.fetchall() == [(499500,)]
+        cur.execute("ADHOC DESC SESSION")
+        row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
+    assert row["engine"] == "local" and row["route"] == "local" and row["user"] == "newuser"
+    assert row["spark_ui_url"].startswith("http://127.0.0.1:")
+    assert row["app_id"].startswith("local-")
+    assert embedded_engines(), "the embedded engine should be running"
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(60) == 0
+    assert served.proc.stderr is not None
+    assert "no [policy] file configured" in served.proc.stderr.read()
+    deadline = time.monotonic() + 20
+    while embedded_engines():
+        assert time.monotonic() < deadline, "the embedded engine outlived the gateway"
+        time.sleep(0.2)
+
+
+def test_killed_gateway_leaves_no_orphan_engine(served: Served) -> None:
+    assert served.ready.startswith("adhoc ready")
+    served.proc.send_signal(signal.SIGKILL)
+    served.proc.wait(10)
+    deadline = time.monotonic() + 30
+    while embedded_engines():
+        assert time.monotonic() < deadline, "the embedded engine outlived a SIGKILLed gateway"
+        time.sleep(0.2)
+
+
+def test_missing_java_is_reported_clearly(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH="/nonexistent", XDG_DATA_HOME=str(tmp_path))
+    env.pop("JAVA_HOME", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "adhoc", "serve", "--thrift-port", str(free_port()), "--http-port", str(free_port())],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "needs Java 17" in out.stderr
