@@ -216,3 +216,32 @@ def _swallow(fn: object, *args: object) -> None:
         fn(*args)  # type: ignore[operator]
     except Exception:
         pass
+
+
+def test_client_that_stops_reading_is_dropped(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address, write_timeout_s=1.0))
+    client = RawClient(gw.host, gw.port)
+    try:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.sasl_login("slowpoke")
+        session = client.open_session("slowpoke").sessionHandle
+        stmt = client.call(
+            "ExecuteStatement",
+            ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT id, id FROM range(3000000)"),
+        )
+        from tests.hs2_raw import encode_call
+
+        fetch = encode_call(
+            "FetchResults",
+            ttypes.TFetchResultsReq(operationHandle=stmt.operationHandle, orientation=0, maxRows=3000000),
+        )
+        client.sock.sendall(struct.pack(">I", len(fetch)) + fetch)
+        # never read: the gateway must give up on us after write_timeout_s and close our session
+        deadline = time.monotonic() + 30
+        while gw.ctx.sessions.open_count("slowpoke"):
+            assert time.monotonic() < deadline, "the gateway still holds the session of a client that stopped reading"
+            time.sleep(0.2)
+        still_serves(gw)
+    finally:
+        client.close()
+        gw.stop()

@@ -1,0 +1,82 @@
+"""How session conf reaches each kind of engine, and how the first reachable engine is chosen."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from adhoc.engines import Engine
+from adhoc.errors import EngineUnavailable, PermissionDenied
+from adhoc.routing import FirstReachable
+from tests.sts import free_port
+
+
+def test_sts_gets_hiveconf_keys_and_engine_conf_wins() -> None:
+    engine = Engine("s", "local", "sts", "h", 1, conf={"spark.sql.shuffle.partitions": "64"})
+    conf = engine.session_conf({"set:hiveconf:spark.sql.shuffle.partitions": "7", "use:database": "x"}, None)
+    assert conf == {"set:hiveconf:spark.sql.shuffle.partitions": "64", "use:database": "x"}
+
+
+def test_kyuubi_gets_plain_keys_and_proxy_user() -> None:
+    engine = Engine("k", "yarn", "kyuubi", "h", 1, conf={"spark.yarn.queue": "root.adhoc"}, user="svc")
+    conf = engine.session_conf({}, "alice")
+    assert conf == {
+        "spark.yarn.queue": "root.adhoc",
+        "hive.server2.proxy.user": "alice",
+        "kyuubi.session.proxy.user": "alice",
+    }
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _listener() -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_first_reachable_skips_dead_engines_and_caches_probes() -> None:
+    server, port = await _listener()
+    dead = Engine("dead", "yarn", "kyuubi", "127.0.0.1", free_port())
+    alive = Engine("alive", "k8s", "kyuubi", "127.0.0.1", port)
+    clock = FakeClock()
+    router = FirstReachable([dead, alive], probe_ttl_s=5, clock=clock)
+    route = await router.route("alice", None)
+    assert route.engine is alive and "dead: unreachable" in route.reason
+    assert (await router.route("alice", "k8s")).engine is alive
+    with pytest.raises(PermissionDenied, match="unknown route 'mars'"):
+        await router.route("alice", "mars")
+    server.close()
+    await server.wait_closed()
+    assert (await router.route("alice", None)).engine is alive  # cached for probe_ttl_s
+    clock.now = 10
+    with pytest.raises(EngineUnavailable, match="no engine can take a new session"):
+        await router.route("alice", None)
+
+
+def test_route_explain_json(tmp_path: object, sts: object) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "adhoc.toml"
+    dead_port = free_port()
+    path.write_text(
+        f'[[engines]]\nname = "down"\nkind = "yarn"\nprotocol = "kyuubi"\naddress = "127.0.0.1:{dead_port}"\n'
+        f'[[engines]]\nname = "sts"\nkind = "local"\naddress = "{sts.address}"\n'  # type: ignore[attr-defined]
+    )
+    cmd = [sys.executable, "-m", "adhoc", "route", "explain", "--config", str(path), "--user", "alice", "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert (result["engine"], result["kind"]) == ("sts", "local")
+    assert [(e["name"], e["available"]) for e in result["engines"]] == [("down", False), ("sts", True)]
+    only_down = subprocess.run([*cmd, "--route", "yarn"], capture_output=True, text=True, timeout=60)
+    assert only_down.returncode == 1 and json.loads(only_down.stdout)["engine"] is None
