@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 
 from adhoc.engines import Engine
 from adhoc.errors import AdhocError, EngineError, ProtocolError
@@ -13,6 +15,18 @@ from adhoc.protocol.client_stream import NEED_DATA
 log = logging.getLogger("adhoc.gateway")
 
 READ_SIZE = 256 * 1024
+
+
+def keepalive(writer: asyncio.StreamWriter, idle_s: int = 60, interval_s: int = 10, count: int = 6) -> None:
+    """TCP keepalive, so a peer that vanished without FIN/RST (power loss, dropped route) is noticed."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle_s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval_s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
 class BackendConnection:
@@ -32,6 +46,7 @@ class BackendConnection:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(engine.host, engine.port), timeout)
         except (OSError, TimeoutError) as e:
             raise EngineError(f"engine {engine.name} at {engine.address} is unreachable: {e or 'timed out'}") from None
+        keepalive(writer)
         conn = cls(engine, reader, writer)
         try:
             await asyncio.wait_for(conn._handshake(user, password), timeout)

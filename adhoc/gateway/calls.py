@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from adhoc.auth import Principal
 from adhoc.authz import Decision, SessionState
-from adhoc.errors import AdhocError, EngineError, PermissionDenied, UnknownHandle, UnsupportedCall
+from adhoc.errors import AdhocError, EngineError, PermissionDenied, ProtocolError, UnknownHandle, UnsupportedCall
 from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
@@ -95,7 +95,7 @@ class CallHandler:
         name = header.name
         self.ctx.metrics.calls.labels(name if name in hs2.KNOWN_CALLS else "unknown").inc()
         if header.type != CALL:
-            raise AdhocError(f"expected a Thrift call, got message type {header.type}")
+            raise ProtocolError(f"expected a Thrift call, got message type {header.type}")
         try:
             if name == "OpenSession":
                 return await self.open_session(request)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 
 from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
-from adhoc.gateway.backend import READ_SIZE, BackendConnection
+from adhoc.gateway.backend import READ_SIZE, BackendConnection, keepalive
 from adhoc.gateway.calls import CallHandler, ClientSession, Outgoing
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.sync_execute import operation_call
@@ -43,10 +42,7 @@ class ClientConnection:
         self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
         self.calls = CallHandler(ctx, self.peer)
         self._queue: asyncio.Queue[Request] = asyncio.Queue(_QUEUE_DEPTH)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        keepalive(writer)
 
     async def run(self) -> None:
         server = self.ctx.config.server
