@@ -222,7 +222,7 @@ class CallHandler:
             self._enforce(self.ctx.authorizer.check_metadata(self._principal(), name, schema, table), name, session)
         reply = await self.forward(session.backend, request.raw)
         if name in hs2.CREATES_OPERATION:
-            self._register_operation(session, reply, log_prefix=None)
+            self._register_operation(session, reply, log_lines=[])
         elif name == "CloseSession":
             self.forget_session(session)
         return reply
@@ -254,7 +254,7 @@ class CallHandler:
         run_async = req.bool(4)
         if run_async:
             reply = await self.forward(session.backend, request.raw)
-            self._register_operation(session, reply, log_prefix=session.record.log_lines())
+            self._register_operation(session, reply, log_lines=session.record.log_lines())
             return reply
         # A synchronous statement runs async on the engine so it has a handle from the start:
         # if the client vanishes mid-query the gateway can cancel it (Hive registers a sync
@@ -262,7 +262,7 @@ class CallHandler:
         req.set(4, BOOL, True)
         message = encode_message("ExecuteStatement", CALL, request.header.seqid, request.args)
         reply = await self.forward(session.backend, message)
-        op = self._register_operation(session, reply, log_prefix=session.record.log_lines())
+        op = self._register_operation(session, reply, log_lines=session.record.log_lines())
         if op is None:
             return reply
         failure = await wait_for_operation(session.backend, op, self.ctx.metrics)
@@ -293,9 +293,7 @@ class CallHandler:
         resp = Struct().set(1, STRUCT, hs2.success_status()).set(2, STRUCT, op_struct)
         return hs2.reply("ExecuteStatement", request.header.seqid, resp)
 
-    def _register_operation(
-        self, session: ClientSession, reply: Reply, log_prefix: list[str] | None
-    ) -> Operation | None:
+    def _register_operation(self, session: ClientSession, reply: Reply, log_lines: list[str]) -> Operation | None:
         _, body, _ = read_message(reply.message)
         resp = hs2.response_of(body)
         if resp is None or hs2.status_code_of(resp) not in (0, 1):
@@ -304,7 +302,7 @@ class CallHandler:
         handle = hs2.operation_handle_of(resp, 2)
         if handle is None or op_struct is None:
             return None
-        op = Operation(handle, op_struct, session.handle.guid, log_prefix)
+        op = Operation(handle, op_struct, session.handle.guid, log_lines)
         self.operations[handle.guid] = session.operations[handle.guid] = op
         self.ctx.metrics.operations.labels(session.record.engine).inc()
         return op
@@ -332,8 +330,8 @@ class CallHandler:
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
         is_log_fetch = name == "FetchResults" and req.int(4) == hs2.FETCH_TYPE_LOG
         reply = await self.forward(session.backend, request.raw)
-        if is_log_fetch and op.log_prefix:
-            lines, op.log_prefix = op.log_prefix, None
+        lines = op.log_lines_due(req.int(2)) if is_log_fetch else []
+        if lines:
             return _with_log_lines(reply, lines, session.protocol)
         if name == "CloseOperation":
             self._forget_operation(session, op)

@@ -23,8 +23,17 @@ class Operation:
     handle: hs2.Handle
     handle_struct: Struct  # TOperationHandle as issued, to send back for cancel/close
     session_guid: bytes
-    log_prefix: list[str] | None  # `[adhoc]` lines not yet shown in this operation's log
+    log_lines: list[str]  # the `[adhoc]` lines that open this operation's log ([] for metadata calls)
     synthetic: SyntheticResult | None = None
+    log_shown: bool = False
+
+    def log_lines_due(self, orientation: int | None) -> list[str]:
+        """The `[adhoc]` lines for this log fetch: on the first one, and again when a client
+        rewinds the log with FETCH_FIRST."""
+        if not self.log_lines or (self.log_shown and orientation != FETCH_FIRST):
+            return []
+        self.log_shown = True
+        return self.log_lines
 
 
 def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int) -> bytes:
@@ -39,7 +48,7 @@ def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int
         resp.set(2, STRUCT, op.synthetic.result.schema())
     elif name == "FetchResults":
         if req.int(4) == hs2.FETCH_TYPE_LOG:
-            lines, op.log_prefix = op.log_prefix or [], None
+            lines = op.log_lines_due(req.int(2))
             resp.set(2, BOOL, False).set(3, STRUCT, log_lines(lines).rowset(protocol))
         else:
             synthetic = op.synthetic

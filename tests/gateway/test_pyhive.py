@@ -95,6 +95,14 @@ def test_operation_log_starts_with_adhoc_lines_once(gateway: GatewayThread) -> N
         assert "runs on engine sts-test" in logs[0]
         assert any(line.startswith("[adhoc] Spark UI:") for line in logs)
         assert cur.fetch_logs() == []  # shown once per operation, not again
+        rewind = ttypes.TFetchResultsReq(
+            operationHandle=cur._operationHandle,
+            orientation=ttypes.TFetchOrientation.FETCH_FIRST,
+            maxRows=100,
+            fetchType=1,
+        )
+        again = conn.client.FetchResults(rewind).results.columns[0].stringVal.values
+        assert again[: len(logs)] == logs  # ...unless the client rewinds the log
 
 
 def test_async_query_can_be_cancelled(gateway: GatewayThread) -> None:
