@@ -50,3 +50,12 @@ def test_beeline_session_conf_reaches_the_engine(gateway: GatewayThread) -> None
     assert out.returncode == 0, out.stderr[-2000:]
     row = next(line for line in out.stdout.splitlines() if "spark.sql.shuffle.partitions" in line)
     assert [cell.strip() for cell in row.strip().strip("|").split("|")] == ["spark.sql.shuffle.partitions", "7"]
+
+
+def test_beeline_chooses_a_route_in_the_jdbc_url(gateway: GatewayThread) -> None:
+    ok = beeline(gateway, "-n", "alice", "-e", "ADHOC DESC SESSION;", url_suffix=";#adhoc.route=sts-test")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "(route local): requested route 'sts-test'" in ok.stderr
+    bad = beeline(gateway, "-n", "alice", "-e", "SELECT 1;", url_suffix=";#adhoc.route=mars")
+    assert bad.returncode != 0
+    assert "unknown route 'mars'" in bad.stdout + bad.stderr
