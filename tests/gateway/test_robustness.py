@@ -245,3 +245,22 @@ def test_client_that_stops_reading_is_dropped(sts: RunningSTS) -> None:
     finally:
         client.close()
         gw.stop()
+
+
+def test_connection_cap_and_idle_timeout(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address, max_connections=2, idle_timeout_s=1.0))
+    try:
+        first = hive.connect(gw.host, port=gw.port, username="idle")
+        second = RawClient(gw.host, gw.port)
+        second.sasl_login("x")
+        third = RawClient(gw.host, gw.port)
+        assert third.closed_by_peer(3), "a connection over max_connections must be refused"
+        # idle clients are dropped after idle_timeout_s, and their sessions closed on the engine
+        deadline = time.monotonic() + 10
+        while gw.ctx.sessions.open_count("idle"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert second.closed_by_peer(3)
+        first._transport.close()  # the gateway hung up on it: no CloseSession to send
+    finally:
+        gw.stop()
