@@ -42,6 +42,7 @@ class ClientConnection:
         self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
         self.calls = CallHandler(ctx, self.peer)
         self._queue: asyncio.Queue[Request] = asyncio.Queue(_QUEUE_DEPTH)
+        self._busy = False  # a call is being answered
         keepalive(writer)
 
     async def run(self) -> None:
@@ -113,8 +114,15 @@ class ClientConnection:
     async def _feed(self) -> None:
         idle = self.ctx.config.server.idle_timeout_s
         if idle > 0:
-            async with asyncio.timeout(idle):
-                data = await self.reader.read(READ_SIZE)
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        data = await self.reader.read(READ_SIZE)
+                    break
+                except TimeoutError:
+                    # Silence while a call runs on the engine (a long query) is not idleness.
+                    if not self._busy and self._queue.empty():
+                        raise
         else:
             data = await self.reader.read(READ_SIZE)
         if not data:
@@ -133,10 +141,16 @@ class ClientConnection:
 
     async def _answer_calls(self, first: list[Request]) -> None:
         for request in first:
-            await self._send(await self.calls.handle(request))
+            await self._answer(request)
         while True:
-            request = await self._queue.get()
+            await self._answer(await self._queue.get())
+
+    async def _answer(self, request: Request) -> None:
+        self._busy = True
+        try:
             await self._send(await self.calls.handle(request))
+        finally:
+            self._busy = False
 
     async def _send(self, out: Outgoing) -> None:
         if isinstance(out, Reply):

@@ -251,6 +251,9 @@ def test_connection_cap_and_idle_timeout(sts: RunningSTS) -> None:
     gw = GatewayThread(gateway_config(sts.address, max_connections=2, idle_timeout_s=1.0))
     try:
         first = hive.connect(gw.host, port=gw.port, username="idle")
+        cur = first.cursor()
+        cur.execute("SELECT reflect('java.lang.Thread', 'sleep', 2500L)")  # busy for longer than idle_timeout_s
+        assert cur.fetchall() == [(None,)]
         second = RawClient(gw.host, gw.port)
         second.sasl_login("x")
         third = RawClient(gw.host, gw.port)
