@@ -13,6 +13,7 @@ for the few it acts on, to act:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ class CallHandler:
     async def handle(self, request: Request) -> Outgoing:
         header = request.header
         name = header.name
-        self.ctx.metrics.calls.labels(name if name in hs2.KNOWN_CALLS else "unknown").inc()
+        self.ctx.metrics.call(name if name in hs2.KNOWN_CALLS else "unknown")
         if header.type != CALL:
             raise ProtocolError(f"expected a Thrift call, got message type {header.type}")
         try:
@@ -273,8 +274,6 @@ class CallHandler:
         return hs2.reply("ExecuteStatement", request.header.seqid, Struct().set(1, STRUCT, failure))
 
     def _audit_statement(self, session: ClientSession, statement: str, decision: Decision) -> None:
-        import hashlib
-
         self.ctx.audit({
             "event": "statement", "time": time.time(), "user": session.record.user, "client": self.peer,
             "session": session.record.session_id, "route": session.record.route, "engine": session.record.engine,

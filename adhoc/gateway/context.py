@@ -22,7 +22,9 @@ AuditSink = Callable[[dict[str, Any]], None]
 
 
 def log_audit(event: dict[str, Any]) -> None:
-    audit_log.info(json.dumps(event, sort_keys=True))
+    """Without an [audit] file, decisions go to the debug log (a denial is also a client error)."""
+    if audit_log.isEnabledFor(logging.DEBUG):
+        audit_log.debug(json.dumps(event, sort_keys=True))
 
 
 @dataclass

@@ -24,12 +24,19 @@ class Metrics:
         self.open_session_seconds = Histogram(
             "adhoc_open_session_seconds", "Time to open a session (routing, connect, engine)", registry=r
         )
+        self._calls: dict[str, Counter] = {}  # label children, looked up once: this is the hot path
         self._to_client = self.bytes_relayed.labels("to_client")
         self._to_engine = self.bytes_relayed.labels("to_engine")
 
     def relayed(self, to_engine: int, to_client: int) -> None:
         self._to_engine.inc(to_engine)
         self._to_client.inc(to_client)
+
+    def call(self, name: str) -> None:
+        child = self._calls.get(name)
+        if child is None:
+            child = self._calls[name] = self.calls.labels(name)
+        child.inc()
 
     def error(self, kind: str) -> None:
         self.errors.labels(kind).inc()
