@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(policy_check(args.config, args.user, args.sql, args.file))
         if args.command == "route":
             return _route_explain(args)
-        from adhoc.auth.passwd import passwd_main  # type: ignore[import-not-found,unused-ignore]
+        from adhoc.auth.passwd import passwd_main
 
         return int(passwd_main(args.users, args.user))
     except ConfigError as e:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from adhoc.auth import Authenticator, NoAuthentication
+from adhoc.auth.build import build_authenticator
 from adhoc.authz import AllowAll, Authorizer
 from adhoc.config import Config
 from adhoc.engines import Engine
@@ -25,17 +25,6 @@ from adhoc.http.app import build_app
 from adhoc.routing import FirstReachable
 
 log = logging.getLogger("adhoc")
-
-
-def build_authenticator(config: Config) -> Authenticator:
-    if config.auth.method == "none":
-        return NoAuthentication()
-    try:
-        from adhoc.auth.build import build_authenticator as build  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - until the auth module lands
-        raise ConfigError(f"auth method {config.auth.method!r} is not available", key="auth.method") from None
-    result: Authenticator = build(config)
-    return result
 
 
 def build_authorizer(config: Config) -> Authorizer:
