@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "policy":
-            from adhoc.authz.cli import policy_check  # type: ignore[import-not-found,unused-ignore]
+            from adhoc.authz.cli import policy_check
 
             return int(policy_check(args.config, args.user, args.sql, args.file))
         if args.command == "route":

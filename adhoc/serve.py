@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from adhoc.auth.build import build_authenticator
-from adhoc.authz import AllowAll, Authorizer
+from adhoc.authz import AllowAll
+from adhoc.authz.audit import AuditLog
+from adhoc.authz.build import build_authorizer
 from adhoc.config import Config
 from adhoc.engines import Engine
 from adhoc.engines.embedded import EmbeddedSTS
@@ -25,17 +27,6 @@ from adhoc.http.app import build_app
 from adhoc.routing import FirstReachable
 
 log = logging.getLogger("adhoc")
-
-
-def build_authorizer(config: Config) -> Authorizer:
-    if not config.policy.file:
-        return AllowAll()
-    try:
-        from adhoc.authz.build import build_authorizer as build  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - until the policy module lands
-        raise ConfigError("policy files are not supported yet", key="policy.file") from None
-    result: Authorizer = build(config)
-    return result
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -95,6 +86,13 @@ async def start_gateway(config: Config, engines: list[Engine] | None = None) -> 
                 engines.append(Engine.from_config(engine_config))
     router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
     ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer)
+    if config.audit.file:
+        try:
+            ctx.audit = AuditLog(config.resolve(config.audit.file))
+        except OSError as e:
+            raise ConfigError(
+                f"cannot open the audit file: {e.strerror}", file=config.source, key="audit.file"
+            ) from None
     thrift = ThriftServer(ctx)
     try:
         await thrift.start(server.host, server.thrift_port)

@@ -43,6 +43,10 @@ class Authorizer(Protocol):
 
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision: ...
 
+    def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
+        """May this principal's sessions run on this engine (policy `routes`)?"""
+        ...
+
 
 class AllowAll:
     """No [policy] file: every authenticated user may run anything."""
@@ -55,3 +59,6 @@ class AllowAll:
 
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
         return ALLOW
+
+    def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
+        return True

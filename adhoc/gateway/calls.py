@@ -137,7 +137,10 @@ class CallHandler:
         decision = self.ctx.authorizer.check_session(principal, self.ctx.sessions.open_count(principal.name), requested)
         if not decision.allowed:
             raise PermissionDenied(decision.reason)
-        route = await self.ctx.router.route(principal.name, requested)
+        authorizer = self.ctx.authorizer
+        route = await self.ctx.router.route(
+            principal.name, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+        )
         backend = await self._backend_for(route)
         engine = route.engine
         protocol = min(req.int(1) or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)

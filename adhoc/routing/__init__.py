@@ -34,8 +34,15 @@ class Probe:
     checked_at: float
 
 
+EngineFilter = Callable[[Engine], bool]
+
+
+def any_engine(engine: Engine) -> bool:
+    return True
+
+
 class Router(Protocol):
-    async def route(self, user: str, requested: str | None) -> Route: ...
+    async def route(self, user: str, requested: str | None, allowed: EngineFilter = any_engine) -> Route: ...
 
     def engines(self) -> Sequence[Engine]: ...
 
@@ -75,9 +82,13 @@ class FirstReachable:
             raise PermissionDenied(f"unknown route {requested!r}: this gateway offers {names}")
         return matching
 
-    async def route(self, user: str, requested: str | None) -> Route:
+    async def route(self, user: str, requested: str | None, allowed: EngineFilter = any_engine) -> Route:
         tried: list[str] = []
-        for engine in self.candidates(requested):
+        candidates = [e for e in self.candidates(requested) if allowed(e)]
+        if not candidates:
+            what = f"route {requested!r}" if requested else "any engine of this gateway"
+            raise PermissionDenied(f"permission denied: {user} may not use {what} (policy routes)")
+        for engine in candidates:
             probe = await self.probe(engine)
             if probe.available:
                 why = f"requested route {requested!r}" if requested else "first reachable engine"

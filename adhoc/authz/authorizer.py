@@ -1,0 +1,179 @@
+"""Decisions: a policy applied to one principal's statement, session or metadata call."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import time
+from collections.abc import Callable, Collection
+from functools import lru_cache
+
+from adhoc.auth import Principal
+from adhoc.authz import Decision, SessionState
+from adhoc.authz.analyzer import StatementInfo, analyze
+from adhoc.authz.names import TableRef
+from adhoc.authz.policy import Grants, Policy, load_policy
+from adhoc.errors import ConfigError
+
+log = logging.getLogger("adhoc.authz")
+
+# SET of these keys would move a session off its route or change what the engine loads.
+PROTECTED_KEYS = ("spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
+                  "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*")  # fmt: skip
+ALLOWED_KEYS = ("adhoc.route",)
+
+
+def protected_key(key: str) -> bool:
+    k = key.lower()
+    return not any(fnmatch.fnmatchcase(k, a) for a in ALLOWED_KEYS) and any(
+        fnmatch.fnmatchcase(k, p) for p in PROTECTED_KEYS
+    )
+
+
+@lru_cache(maxsize=2048)
+def _analyze_cached(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:
+    # BI tools send the same statements over and over; analysis results are immutable in use.
+    return tuple(analyze(sql, current_db, temp_views))
+
+
+class PolicyAuthorizer:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def _grants(self, principal: Principal) -> Grants:
+        return self.policy.grants(principal)
+
+    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
+        grants = self._grants(principal)
+        if not grants.rules:
+            return Decision(False, f"permission denied: no rule in {self._file()} grants anything to {principal.name}")
+        infos = _analyze_cached(sql, state.current_db, frozenset(state.temp_views))
+        reads: list[str] = []
+        writes: list[str] = []
+        for info in infos:
+            refusal = self._refusal(principal.name, grants, info)
+            reads += map(str, info.reads)
+            writes += map(str, info.writes)
+            if refusal is not None:
+                return Decision(False, refusal, statement_class=info.kind, tables_read=tuple(reads),
+                                tables_written=tuple(writes))  # fmt: skip
+        for info in infos:  # all allowed: the session moves on
+            if info.use_db:
+                state.current_db = info.use_db
+            state.temp_views |= info.temp_views_created
+            state.temp_views -= info.temp_views_dropped
+        kinds = ",".join(sorted({i.kind for i in infos}))
+        return Decision(True, "allowed by " + ", ".join(grants.rules), rule=",".join(grants.rules),
+                        statement_class=kinds, tables_read=tuple(reads), tables_written=tuple(writes))  # fmt: skip
+
+    def _refusal(self, user: str, grants: Grants, info: StatementInfo) -> str | None:
+        if info.unresolved and not grants.admin:
+            return f"permission denied: the statement could not be fully analysed ({info.unresolved}); refusing it"
+        if info.denied_class and not grants.admin:
+            return f"permission denied: {info.denied_class} is not allowed for non-admin users"
+        for key in info.conf_keys:
+            if protected_key(key) and not grants.admin:
+                return f"permission denied: {user} may not SET {key} (routing and security settings are fixed)"
+        for ref in sorted(info.writes):
+            if not grants.can_write(ref):
+                return self._missing(user, "write", ref)
+        for ref in sorted(info.reads):
+            if not grants.can_read(ref):
+                return self._missing(user, "read", ref)
+        for db in sorted(info.databases_written):
+            if not grants.can_write_database(db):
+                return f"permission denied: {user} may not create, alter or drop database {db} (needs write on {db}.*)"
+        return None
+
+    def _missing(self, user: str, what: str, ref: TableRef) -> str:
+        return f"permission denied: {user} may not {what} {ref} (no rule in {self._file()} grants {what} on it)"
+
+    def _file(self) -> str:
+        return os.path.basename(self.policy.source) or "the policy"
+
+    def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
+        grants = self._grants(principal)
+        if not grants.rules:
+            return Decision(False, f"permission denied: no rule in {self._file()} grants anything to {principal.name}")
+        if grants.max_sessions is not None and open_sessions >= grants.max_sessions and not grants.admin:
+            return Decision(False, f"permission denied: {principal.name} already has {open_sessions} open sessions "
+                                   f"(max_sessions = {grants.max_sessions})")  # fmt: skip
+        return Decision(True, "allowed by " + ", ".join(grants.rules), rule=",".join(grants.rules))
+
+    def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
+        return self._grants(principal).can_route(engine.lower(), kind)
+
+    def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
+        """Column and key listings reveal a table's schema: they need read on it. Listings of
+        databases, tables and functions reveal only names: any user the policy knows may list them."""
+        grants = self._grants(principal)
+        if not grants.rules:
+            return Decision(False, f"permission denied: no rule in {self._file()} grants anything to {principal.name}")
+        if call not in ("GetColumns", "GetPrimaryKeys", "GetCrossReference") or grants.admin:
+            return Decision(True, "names only")
+        db = (schema or "").lower()
+        name = (table or "").lower()
+        if not db or not name or _is_pattern(db):
+            return Decision(False, f"permission denied: {call} must name one database (got {schema!r}); "
+                                   "column listings across databases are refused")  # fmt: skip
+        if _is_pattern(name):
+            if grants.can_read_database(db):
+                return Decision(True, f"read on {db}.*")
+            return Decision(False, f"permission denied: {principal.name} may not list columns of {db}.{name} "
+                                   f"(needs read on {db}.*)")  # fmt: skip
+        ref = TableRef(db, name)
+        if grants.can_read(ref):
+            return Decision(True, f"read on {ref}")
+        return Decision(False, self._missing(principal.name, "read", ref))
+
+
+def _is_pattern(text: str) -> bool:
+    return any(c in text for c in "%_*")
+
+
+class ReloadingAuthorizer:
+    """A PolicyAuthorizer that picks up edits to its file; a broken edit keeps the last good policy."""
+
+    def __init__(self, path: str, known_routes: Collection[str] = (), interval_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.path = path
+        self.known_routes = tuple(known_routes)
+        self.interval_s = interval_s
+        self._clock = clock
+        self._stamp = self._file_stamp()
+        self.current = PolicyAuthorizer(load_policy(path, self.known_routes))
+        self._checked = clock()
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def _fresh(self) -> PolicyAuthorizer:
+        now = self._clock()
+        if now - self._checked >= self.interval_s:
+            self._checked = now
+            stamp = self._file_stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self.current = PolicyAuthorizer(load_policy(self.path, self.known_routes))
+                    log.info("policy reloaded", extra={"file": self.path})
+                except ConfigError as e:
+                    log.error("policy reload failed; keeping the previous policy", extra={"error": e.message})
+        return self.current
+
+    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
+        return self._fresh().check_statement(principal, sql, state)
+
+    def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
+        return self._fresh().check_session(principal, open_sessions, route)
+
+    def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
+        return self._fresh().check_metadata(principal, call, schema, table)
+
+    def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
+        return self._fresh().allows_engine(principal, engine, kind)

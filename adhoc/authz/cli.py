@@ -1,0 +1,48 @@
+"""`adhoc policy check`: how operators test a policy before rolling it out."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from adhoc.auth import Principal
+from adhoc.authz import SessionState
+from adhoc.authz.analyzer import split_statements
+from adhoc.authz.authorizer import PolicyAuthorizer
+from adhoc.authz.policy import load_policy
+from adhoc.config import load_config
+from adhoc.errors import ConfigError
+
+
+def policy_check(
+    config_path: str,
+    user: str,
+    sql: str | None,
+    file: str | None,
+    out: TextIO | None = None,
+    groups: tuple[str, ...] = (),
+) -> int:
+    """Print ALLOW or DENY: <reason> per statement, in order; 0 all allowed, 1 any denied, 2 bad input."""
+    out = out or sys.stdout
+    config = load_config(config_path)
+    if not config.policy.file:
+        raise ConfigError("no [policy] file configured: everything is allowed", file=config_path, key="policy.file")
+    policy = load_policy(config.resolve(config.policy.file), [e.name for e in config.effective_engines()])
+    if file is not None:
+        try:
+            with open(file, encoding="utf-8") as f:
+                sql = f.read()
+        except OSError as e:
+            raise ConfigError(f"cannot read the SQL file: {e.strerror}", file=file) from None
+    authorizer = PolicyAuthorizer(policy)
+    principal = Principal(user, frozenset(groups))
+    state = SessionState()
+    denied = False
+    for statement in split_statements(sql or ""):
+        decision = authorizer.check_statement(principal, statement, state)
+        if decision.allowed:
+            print("ALLOW", file=out)
+        else:
+            denied = True
+            print(f"DENY: {decision.reason}", file=out)
+    return 1 if denied else 0

@@ -1,0 +1,204 @@
+"""policy.toml: groups and rules, loaded, checked and compiled once.
+
+    [groups]
+    analysts = ["alice", "bob"]
+
+    [[rules]]
+    principals = ["group:analysts", "user:carol"]   # "*" = every authenticated user
+    read  = ["sales.*", "default.events"]           # db.table globs, case-insensitive; {user} expands
+    write = ["scratch_{user}.*"]                     # write implies read
+    routes = ["yarn", "k8s"]                         # route kinds or engine names (omitted = any route)
+    max_sessions = 4                                  # concurrent sessions per user (omitted = no limit)
+    admin = false                                     # admin: anything, including the always-denied classes
+
+A user's grants are the union of every rule naming them, their groups (from [groups] and from
+the directory), or "*". A user no rule names may do nothing at all.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from adhoc.auth import Principal
+from adhoc.authz.names import TableRef
+from adhoc.errors import ConfigError
+
+ROUTE_KINDS = frozenset({"yarn", "k8s", "local"})
+_RULE_KEYS = {"principals", "read", "write", "routes", "max_sessions", "admin", "name"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # "rules[3]" or the rule's own name
+    principals: frozenset[str]
+    read: tuple[str, ...]
+    write: tuple[str, ...]
+    routes: frozenset[str] | None
+    max_sessions: int | None
+    admin: bool
+
+    def applies_to(self, user: str, groups: Collection[str]) -> bool:
+        return (
+            "*" in self.principals
+            or f"user:{user}" in self.principals
+            or any(f"group:{g}" in self.principals for g in groups)
+        )
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What one user may do: compiled, so checking a table is one regex match."""
+
+    user: str
+    rules: tuple[str, ...]
+    admin: bool
+    routes: frozenset[str] | None  # None = any route
+    max_sessions: int | None
+    _read: re.Pattern[str] | None = field(repr=False)
+    _write: re.Pattern[str] | None = field(repr=False)
+    read_globs: tuple[str, ...] = ()
+    write_globs: tuple[str, ...] = ()
+
+    def can_read(self, ref: TableRef) -> bool:
+        return self.admin or any(p is not None and p.fullmatch(str(ref)) for p in (self._read, self._write))
+
+    def can_write(self, ref: TableRef) -> bool:
+        return self.admin or (self._write is not None and self._write.fullmatch(str(ref)) is not None)
+
+    def can_write_database(self, db: str) -> bool:
+        """CREATE/DROP DATABASE needs a write grant on every table in it: a glob `db.*`."""
+        return self.admin or _covers_database(self.write_globs, db)
+
+    def can_read_database(self, db: str) -> bool:
+        return self.admin or _covers_database(self.read_globs + self.write_globs, db)
+
+    def can_route(self, engine: str, kind: str) -> bool:
+        return self.admin or self.routes is None or engine in self.routes or kind in self.routes
+
+
+@dataclass(frozen=True, eq=False)  # identity equality: grants are cached per policy object
+class Policy:
+    source: str
+    groups: dict[str, frozenset[str]]
+    rules: tuple[Rule, ...]
+
+    def groups_of(self, principal: Principal) -> frozenset[str]:
+        return frozenset(g for g, members in self.groups.items() if principal.name in members) | principal.groups
+
+    def grants(self, principal: Principal) -> Grants:
+        return _compile_grants(self, principal.name, self.groups_of(principal))
+
+
+@lru_cache(maxsize=4096)
+def _compile_grants(policy: Policy, user: str, groups: frozenset[str]) -> Grants:
+    rules = [r for r in policy.rules if r.applies_to(user, groups)]
+    reads = [g.replace("{user}", user.lower()) for r in rules for g in r.read]
+    writes = [g.replace("{user}", user.lower()) for r in rules for g in r.write]
+    route_sets = [r.routes for r in rules]
+    limits = [r.max_sessions for r in rules if r.max_sessions is not None]
+    return Grants(
+        user=user,
+        rules=tuple(r.name for r in rules),
+        admin=any(r.admin for r in rules),
+        routes=None if not rules or any(s is None for s in route_sets) else frozenset().union(*route_sets),  # type: ignore[arg-type]
+        max_sessions=max(limits) if limits else None,
+        _read=_union(reads),
+        _write=_union(writes),
+        read_globs=tuple(reads),
+        write_globs=tuple(writes),
+    )
+
+
+def _covers_database(globs: Iterable[str], db: str) -> bool:
+    return any(g.endswith(".*") and fnmatch.fnmatchcase(db.lower(), g[:-2]) for g in globs)
+
+
+def _union(globs: Iterable[str]) -> re.Pattern[str] | None:
+    parts = [fnmatch.translate(g.lower()) for g in globs]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
+
+
+def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError("policy file not found", file=path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", file=path) from None
+    unknown = set(raw) - {"groups", "rules"}
+    if unknown:
+        raise ConfigError("unknown key", file=path, key=sorted(unknown)[0])
+    groups_raw = raw.get("groups", {})
+    if not isinstance(groups_raw, dict):
+        raise ConfigError("expected a table of group = [users]", file=path, key="groups")
+    groups: dict[str, frozenset[str]] = {}
+    for name, members in groups_raw.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ConfigError("expected a list of user names", file=path, key=f"groups.{name}")
+        groups[name] = frozenset(members)
+    rules_raw = raw.get("rules", [])
+    if not isinstance(rules_raw, list):
+        raise ConfigError("expected [[rules]] tables", file=path, key="rules")
+    routes = ROUTE_KINDS | set(known_routes)
+    rules = tuple(_rule(i, r, path, routes) for i, r in enumerate(rules_raw))
+    return Policy(path, groups, rules)
+
+
+def _rule(index: int, raw: object, path: str, known_routes: Collection[str]) -> Rule:
+    key = f"rules[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a table", file=path, key=key)
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise ConfigError("unknown key", file=path, key=f"{key}.{sorted(unknown)[0]}")
+    principals = _strings(raw, "principals", path, key)
+    if not principals:
+        raise ConfigError("a rule needs principals", file=path, key=f"{key}.principals")
+    for p in principals:
+        if p != "*" and not re.fullmatch(r"(user|group):\S+", p):
+            raise ConfigError(f'expected "user:NAME", "group:NAME" or "*", got {p!r}', file=path,
+                              key=f"{key}.principals")  # fmt: skip
+    read, write = _globs(raw, "read", path, key), _globs(raw, "write", path, key)
+    routes = None
+    if "routes" in raw:
+        routes = frozenset(_strings(raw, "routes", path, key))
+        bad = sorted(routes - set(known_routes))
+        if bad:
+            raise ConfigError(f"unknown route {bad[0]!r}: expected {', '.join(sorted(known_routes))}", file=path,
+                              key=f"{key}.routes")  # fmt: skip
+    max_sessions = raw.get("max_sessions")
+    if max_sessions is not None and (not isinstance(max_sessions, int) or isinstance(max_sessions, bool)
+                                     or max_sessions < 0):  # fmt: skip
+        raise ConfigError("expected a whole number >= 0", file=path, key=f"{key}.max_sessions")
+    admin = raw.get("admin", False)
+    if not isinstance(admin, bool):
+        raise ConfigError("expected true or false", file=path, key=f"{key}.admin")
+    name = raw.get("name", key)
+    return Rule(str(name), frozenset(principals), read, write, routes, max_sessions, admin)
+
+
+def _strings(raw: dict[str, object], name: str, path: str, key: str) -> list[str]:
+    value = raw.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("expected a list of strings", file=path, key=f"{key}.{name}")
+    return list(value)
+
+
+def _globs(raw: dict[str, object], name: str, path: str, key: str) -> tuple[str, ...]:
+    out = []
+    for glob in _strings(raw, name, path, key):
+        normal = glob.strip().lower()
+        if normal == "*":
+            normal = "*.*"
+        if normal.startswith("spark_catalog."):
+            normal = normal[len("spark_catalog.") :]
+        if normal.count(".") != 1 or not all(normal.split(".")):
+            raise ConfigError(f"expected a db.table glob, got {glob!r}", file=path, key=f"{key}.{name}")
+        out.append(normal)
+    return tuple(out)

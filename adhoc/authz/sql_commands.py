@@ -1,0 +1,118 @@
+"""Spark statements sqlglot does not model (it parses them as opaque commands), read from the text.
+
+Each pattern names what the statement touches; a statement no pattern knows goes on to sqlglot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from adhoc.authz.names import IDENTIFIER, ref_from_parts, split_identifier
+
+if TYPE_CHECKING:
+    from adhoc.authz.analyzer import StatementInfo
+
+Recurse = Callable[[str, str, frozenset[str]], "StatementInfo"]
+
+_COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|\s+)*", re.S)
+_ID = rf"(?P<name>{IDENTIFIER})"
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern + r"\s*;?\s*$", re.I | re.S)
+
+
+_DENIED = [
+    (_rx(r"ADD\s+(?:JAR|JARS|FILE|FILES|ARCHIVE|ARCHIVES)\b.*"), "ADD JAR/FILE/ARCHIVE"),
+    (_rx(r"EXECUTE\s+IMMEDIATE\b.*"), "EXECUTE IMMEDIATE"),
+    (_rx(r"LOAD\s+DATA\b.*"), "LOAD DATA"),
+    (_rx(r"(?:CREATE|DROP)\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?FUNCTION\b.*"), "CREATE FUNCTION"),
+]
+_HARMLESS = [  # name lists and session housekeeping: they read no table's data or schema
+    _rx(r"SHOW\s+(?:TABLES|VIEWS)(?:\s+(?:FROM|IN)\s+" + IDENTIFIER + r")?(?:\s+LIKE\s+'[^']*')?"),
+    _rx(r"SHOW\s+(?:DATABASES|SCHEMAS|NAMESPACES|CATALOGS)(?:\s+LIKE\s+'[^']*')?"),
+    _rx(
+        r"SHOW\s+(?:USER\s+|SYSTEM\s+|ALL\s+)?FUNCTIONS(?:\s+(?:FROM|IN)\s+" + IDENTIFIER + r")?(?:\s+LIKE\s+'[^']*')?"
+    ),
+    _rx(r"SHOW\s+CURRENT\s+(?:NAMESPACE|DATABASE|SCHEMA)"),
+    _rx(r"(?:DESC|DESCRIBE)\s+FUNCTION(?:\s+EXTENDED)?\s+" + IDENTIFIER),
+    _rx(r"(?:DESC|DESCRIBE)\s+(?:DATABASE|SCHEMA|NAMESPACE)(?:\s+EXTENDED)?\s+" + IDENTIFIER),
+    _rx(r"LIST\s+(?:JAR|JARS|FILE|FILES|ARCHIVE|ARCHIVES)\b.*"),
+    _rx(r"SET\s+-v"),
+    _rx(r"RESET"),
+    _rx(r"CLEAR\s+CACHE"),
+]
+_READS = [
+    _rx(rf"SHOW\s+CREATE\s+TABLE\s+{_ID}(?:\s+AS\s+SERDE)?"),
+    _rx(rf"SHOW\s+(?:TBLPROPERTIES|PARTITIONS)\s+{_ID}(?:\s*\(.*\))?"),
+    _rx(rf"SHOW\s+COLUMNS\s+(?:FROM|IN)\s+(?P<table>{IDENTIFIER})(?:\s+(?:FROM|IN)\s+(?P<db>{IDENTIFIER}))?"),
+    _rx(rf"TABLE\s+{_ID}"),
+]
+_WRITES = [_rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?")]
+_SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.`-]+)")
+# Spark's own redaction pattern (spark.redaction.regex): values of such keys are secrets.
+_SECRET_KEY = re.compile(r"secret|password|token|access[.]?key|credential", re.I)
+_EXPLAIN = _rx(r"EXPLAIN(?:\s+(?:EXTENDED|CODEGEN|COST|FORMATTED|LOGICAL))?\s+(?P<inner>.+)")
+_DESCRIBE_QUERY = _rx(r"(?:DESC|DESCRIBE)\s+QUERY\s+(?P<inner>.+)")
+
+
+def analyze_command(
+    text: str, info: StatementInfo, current_db: str, temp_views: frozenset[str], recurse: Recurse
+) -> bool:
+    """Fill `info` if `text` is one of the statements read here; False to let sqlglot parse it."""
+    body = strip_leading_comments(text)
+    for pattern, name in _DENIED:
+        if pattern.match(body):
+            info.kind = name.lower()
+            info.deny_class(name)
+            return True
+    if any(p.match(body) for p in _HARMLESS):
+        info.kind = " ".join(body.split()[:2]).lower()
+        return True
+    for pattern in _READS:
+        m = pattern.match(body)
+        if m:
+            info.kind = "query" if body[:5].upper() == "TABLE" else " ".join(body.split()[:2]).lower()
+            parts = _parts(m)
+            if not (len(parts) == 1 and parts[0].lower() in temp_views):
+                ref = ref_from_parts(parts, current_db, info)
+                if ref is not None:
+                    info.reads.add(ref)
+            return True
+    for pattern in _WRITES:
+        m = pattern.match(body)
+        if m:
+            info.kind = "msck repair"
+            ref = ref_from_parts(_parts(m), current_db, info)
+            if ref is not None:
+                info.writes.add(ref)
+            return True
+    m = _SET_SHOW.match(body)
+    if m:  # SET key: shows one setting's value
+        info.kind = "set"
+        if _SECRET_KEY.search(m.group("key")):
+            info.deny_class(f"reading the secret setting {m.group('key').strip('`')}")
+        return True
+    m = _EXPLAIN.match(body) or _DESCRIBE_QUERY.match(body)
+    if m:
+        inner = recurse(m.group("inner"), current_db, temp_views)
+        info.kind = "explain"
+        info.reads, info.writes, info.databases_written = inner.reads, inner.writes, inner.databases_written
+        info.denied_class, info.unresolved, info.conf_keys = inner.denied_class, inner.unresolved, inner.conf_keys
+        return True
+    return False
+
+
+def strip_leading_comments(text: str) -> str:
+    match = _COMMENTS.match(text)
+    return text[match.end() :] if match else text
+
+
+def _parts(m: re.Match[str]) -> list[str]:
+    groups = m.groupdict()
+    if groups.get("table") is not None:
+        table = split_identifier(groups["table"])
+        return split_identifier(groups["db"]) + table[-1:] if groups.get("db") else table
+    return split_identifier(groups["name"])
