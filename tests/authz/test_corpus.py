@@ -73,7 +73,7 @@ def _recase(sql: str, flips: list[bool]) -> str:
     for ch in sql:
         out.append(ch.swapcase() if ch.isalpha() and flips[i % len(flips)] else ch)
         i += ch.isalpha()
-    return out and "".join(out) or sql
+    return (out and "".join(out)) or sql
 
 
 @given(case_flips, st.sampled_from([s for s, _ in DENIED if "'" not in s and "`" not in s]))
