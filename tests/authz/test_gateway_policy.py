@@ -1,0 +1,111 @@
+"""Permissions as clients see them: refusals in beeline and pyhive, and the engine never asked."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyhive import exc, hive
+from TCLIService import ttypes
+
+from adhoc.config import AuditConfig, PolicyConfig
+from tests.authz.corpus import POLICY
+from tests.gateway.test_beeline import beeline
+from tests.gateway_harness import GatewayThread, gateway_config
+from tests.sts import RunningSTS
+
+
+@pytest.fixture(scope="module")
+def guarded(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayThread, Path]]:
+    tmp = Path(tmp_path_factory.mktemp("guarded"))
+    (tmp / "policy.toml").write_text(POLICY + '\n[[rules]]\nprincipals = ["user:dan"]\nread = ["default.*"]\n'
+                                     'write = ["default.*"]\n')  # fmt: skip
+    config = gateway_config(sts.address)
+    config = dataclasses.replace(
+        config, policy=PolicyConfig(file=str(tmp / "policy.toml")), audit=AuditConfig(file=str(tmp / "audit.jsonl"))
+    )
+    gw = GatewayThread(config)
+    yield gw, tmp / "audit.jsonl"
+    gw.stop()
+
+
+def test_pyhive_refusal_names_table_and_state(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        cur = conn.cursor()
+        with pytest.raises(exc.OperationalError) as err:
+            cur.execute("SELECT * FROM hr.salaries")
+        status = err.value.args[0].status
+        assert status.sqlState == "42000" and status.errorCode == 50003
+        assert "alice may not read hr.salaries" in status.errorMessage
+        cur.execute("SELECT 1 + 1")
+        assert cur.fetchall() == [(2,)]
+
+
+def test_beeline_refusal(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    out = beeline(gw, "-n", "alice", "-e", "ADD JAR /tmp/evil.jar;")
+    assert out.returncode != 0
+    assert (
+        "Error: permission denied: ADD JAR/FILE/ARCHIVE is not allowed for non-admin users (state=42000,code=50003)"
+        in (out.stdout + out.stderr)
+    )
+
+
+def test_the_engine_never_sees_a_refused_statement(guarded: tuple[GatewayThread, Path], sts: RunningSTS) -> None:
+    gw, _ = guarded
+    table = f"default.never_{uuid.uuid4().hex[:8]}"
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        with pytest.raises(exc.OperationalError, match="may not write"):
+            conn.cursor().execute(f"CREATE TABLE {table} (id INT) USING parquet")
+    with hive.connect(gw.host, port=gw.port, username="dan") as conn:  # dan may write default.*
+        cur = conn.cursor()
+        cur.execute(f"SHOW TABLES IN default LIKE '{table.split('.')[1]}'")
+        assert cur.fetchall() == []
+
+
+def test_max_sessions_is_enforced_at_open_session(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    first = hive.connect(gw.host, port=gw.port, username="bob")
+    second = hive.connect(gw.host, port=gw.port, username="bob")
+    try:
+        with pytest.raises(exc.OperationalError, match=r"max_sessions = 2"):
+            hive.connect(gw.host, port=gw.port, username="bob")
+    finally:
+        first.close()
+        second.close()
+    hive.connect(gw.host, port=gw.port, username="bob").close()  # a closed session frees its place
+
+
+def test_users_without_a_rule_cannot_open_a_session(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    with pytest.raises(exc.OperationalError, match="grants anything to mallory"):
+        hive.connect(gw.host, port=gw.port, username="mallory")
+
+
+def test_column_listing_of_an_unreadable_table_is_refused(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        cols = conn.client.GetColumns(
+            ttypes.TGetColumnsReq(sessionHandle=conn._sessionHandle, schemaName="hr", tableName="salaries")
+        )
+        assert cols.status.statusCode == ttypes.TStatusCode.ERROR_STATUS and cols.status.sqlState == "42000"
+        tables = conn.client.GetTables(ttypes.TGetTablesReq(sessionHandle=conn._sessionHandle, schemaName="%"))
+        assert tables.status.statusCode == ttypes.TStatusCode.SUCCESS_STATUS
+
+
+def test_audit_lines(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, audit = guarded
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        with pytest.raises(exc.OperationalError):
+            conn.cursor().execute("SELECT * FROM hr.audit_probe")
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    denial = next(e for e in events if e["event"] == "statement" and "hr.audit_probe" in e["tables_read"])
+    assert denial["decision"] == "deny" and denial["user"] == "alice" and "may not read" in denial["reason"]
+    assert denial["session"] and denial["route"] == "local" and len(denial["digest"]) == 16
+    assert "SELECT" not in json.dumps(denial)  # a digest, never the statement text
+    assert any(e["event"] == "login" and e["user"] == "alice" for e in events)
