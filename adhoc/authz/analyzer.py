@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import TokenType
-from sqlglot.tokens import Tokenizer
+from sqlglot.tokens import Token
 
 from adhoc.authz.names import TableRef, resolve_identifier_literal, table_ref
 from adhoc.authz.sql_commands import analyze_command, strip_leading_comments
@@ -60,33 +61,44 @@ class StatementInfo:
         self.unresolved = self.unresolved or why
 
 
-def split_statements(sql: str) -> list[str]:
-    """Split on top-level semicolons (not those in strings or comments); drop empty statements."""
+_SPARK = Dialect.get_or_raise("spark")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    text: str
+    tokens: list[Token] | None  # None when the text could not be tokenized
+
+
+def _chunks(sql: str) -> list[_Chunk]:
+    """Statements split on top-level semicolons (never those in strings or comments), tokenized
+    once: the same tokens then go to the parser."""
     try:
-        tokens = Tokenizer().tokenize(sql)
+        tokens = _SPARK.tokenize(sql)
     except TokenError:
-        return [sql]  # the parser will say what is wrong
-    out: list[str] = []
-    start = 0
-    seen = False
-    for token in tokens:
-        if token.token_type == TokenType.SEMICOLON:
-            if seen:
-                out.append(sql[start : token.start].strip())
-            start, seen = token.end + 1, False
+        return [_Chunk(sql, None)]  # the parser will say what is wrong
+    out: list[_Chunk] = []
+    current: list[Token] = []
+    for token in [*tokens, None]:
+        if token is None or token.token_type == TokenType.SEMICOLON:
+            if current:
+                out.append(_Chunk(sql[current[0].start : current[-1].end + 1], current))
+            current = []
         else:
-            seen = True
-    if seen:
-        out.append(sql[start:].strip())
+            current.append(token)
     return out
+
+
+def split_statements(sql: str) -> list[str]:
+    return [chunk.text for chunk in _chunks(sql)]
 
 
 def analyze(sql: str, current_db: str = "default", temp_views: frozenset[str] = frozenset()) -> list[StatementInfo]:
     """One StatementInfo per statement; USE and temp views carry over to the following statements."""
     infos: list[StatementInfo] = []
     views = set(temp_views)
-    for text in split_statements(sql):
-        info = analyze_statement(text, current_db, frozenset(views))
+    for chunk in _chunks(sql):
+        info = _analyze_chunk(chunk, sql, current_db, frozenset(views))
         infos.append(info)
         if info.use_db:
             current_db = info.use_db
@@ -96,11 +108,24 @@ def analyze(sql: str, current_db: str = "default", temp_views: frozenset[str] = 
 
 
 def analyze_statement(text: str, current_db: str, temp_views: frozenset[str]) -> StatementInfo:
-    info = StatementInfo(text)
-    if analyze_command(text, info, current_db, temp_views, analyze_statement):
+    """One statement's text (EXPLAIN's inner statement, for one)."""
+    chunks = _chunks(text)
+    if len(chunks) > 1:
+        info = StatementInfo(text)
+        info.fail("expected exactly one statement")
+        return info
+    return _analyze_chunk(chunks[0] if chunks else _Chunk(text, []), text, current_db, temp_views)
+
+
+def _analyze_chunk(chunk: _Chunk, sql: str, current_db: str, temp_views: frozenset[str]) -> StatementInfo:
+    info = StatementInfo(chunk.text)
+    if analyze_command(chunk.text, info, current_db, temp_views, analyze_statement):
         return info
     try:
-        parsed = sqlglot.parse(text, read="spark")
+        if chunk.tokens is None:
+            parsed = sqlglot.parse(chunk.text, read="spark")
+        else:
+            parsed = _SPARK.parser().parse(chunk.tokens, sql)
     except (ParseError, TokenError) as e:
         info.fail(f"not valid Spark SQL: {_first_line(str(e))}")
         return info

@@ -100,9 +100,8 @@ def test_column_listing_of_an_unreadable_table_is_refused(guarded: tuple[Gateway
 
 def test_audit_lines(guarded: tuple[GatewayThread, Path]) -> None:
     gw, audit = guarded
-    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
-        with pytest.raises(exc.OperationalError):
-            conn.cursor().execute("SELECT * FROM hr.audit_probe")
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn, pytest.raises(exc.OperationalError):
+        conn.cursor().execute("SELECT * FROM hr.audit_probe")
     events = [json.loads(line) for line in audit.read_text().splitlines()]
     denial = next(e for e in events if e["event"] == "statement" and "hr.audit_probe" in e["tables_read"])
     assert denial["decision"] == "deny" and denial["user"] == "alice" and "may not read" in denial["reason"]
