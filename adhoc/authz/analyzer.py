@@ -18,8 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokenizer_core import TokenType
-from sqlglot.tokens import Token
+from sqlglot.tokenizer_core import Token, TokenType
 
 from adhoc.authz.names import TableRef, resolve_identifier_literal, table_ref
 from adhoc.authz.sql_commands import analyze_command, strip_leading_comments
