@@ -1,0 +1,95 @@
+"""`adhoc-sql`: the terminal SQL client (interactive), or a script runner with -e/-f/stdin."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+from tui.adapter import ConnectError
+from tui.profiles import Profile, ProfileError, load_profile
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adhoc-sql", description="SQL client for adhoc and any HiveServer2 endpoint")
+    p.add_argument("--profile", help="a [profiles.NAME] from ~/.config/adhoc/profiles.toml")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--user")
+    p.add_argument("--password-env", help="name of the environment variable holding the password")
+    p.add_argument("--http-url", help="the gateway's HTTP base URL (links, sessions API)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("-e", dest="sql", help="run these statements and print the results")
+    source.add_argument("-f", dest="file", help="run the statements in this file")
+    p.add_argument("--format", choices=["table", "csv", "tsv", "json"], default="table")
+    p.add_argument("--ask-password", action="store_true", help="prompt for a password")
+    return p
+
+
+def _password(args: argparse.Namespace, profile: Profile, user: str, host: str) -> str | None:
+    var = args.password_env or profile.password_env
+    if var:
+        if var not in os.environ:
+            raise ConnectError(f"the password variable {var} is not set")
+        return os.environ[var]
+    try:
+        import keyring  # optional: used when installed
+
+        stored = keyring.get_password(f"adhoc:{host}", user)
+        if stored:
+            return str(stored)
+    except Exception:  # no keyring, or no backend
+        pass
+    if args.ask_password:
+        return getpass.getpass(f"Password for {user}@{host}: ")
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        profile = load_profile(args.profile) if args.profile else Profile()
+    except ProfileError as e:
+        print(f"adhoc-sql: {e}", file=sys.stderr)
+        return 2
+    host = args.host or profile.host
+    port = args.port or profile.port
+    user = args.user or profile.user or os.environ.get("USER") or "anonymous"
+    http_url = args.http_url or profile.http_url
+    headless = args.sql is not None or args.file is not None or not sys.stdin.isatty()
+    try:
+        password = _password(args, profile, user, host)
+        sql = None
+        if headless:
+            if args.file:
+                with open(args.file, encoding="utf-8") as f:
+                    sql = f.read()
+            else:
+                sql = args.sql if args.sql is not None else sys.stdin.read()
+        from tui.hs2 import HS2Connection
+
+        conn = HS2Connection(host, port, user, password)
+    except (ConnectError, OSError) as e:
+        print(f"adhoc-sql: {e}", file=sys.stderr)
+        return 2
+    if headless:
+        from tui.headless import run_statements
+
+        try:
+            return run_statements(conn, sql or "", args.format)
+        finally:
+            conn.close()
+    from tui.app import AdhocSqlApp
+
+    AdhocSqlApp(conn, http_url=http_url).run()
+    conn.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
