@@ -125,7 +125,7 @@ async def test_export_csv_json_parquet(tmp_path: Path) -> None:
 
 
 async def test_history_is_persisted_searchable_and_reruns(tmp_path: Path) -> None:
-    app, conn = make(tmp_path)
+    app, _ = make(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         for sql in ("SELECT 2", "SELECT 9"):
             app.query_one(TextArea).text = sql
