@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from textual.widgets import TextArea
 
 from tests.gateway_harness import GatewayThread
