@@ -22,7 +22,7 @@ from adhoc.config import Config
 from adhoc.engines import Engine
 from adhoc.engines.embedded import EmbeddedSTS
 from adhoc.errors import ConfigError
-from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.context import GatewayContext, log_audit
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import build_app
 from adhoc.routing import FirstReachable
@@ -87,6 +87,8 @@ async def start_gateway(config: Config, engines: list[Engine] | None = None) -> 
                 engines.append(Engine.from_config(engine_config))
     router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
     ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer)
+    if not config.audit.file and log.isEnabledFor(logging.DEBUG):
+        ctx.audit = log_audit
     if config.audit.file:
         try:
             ctx.audit = AuditLog(config.resolve(config.audit.file))

@@ -52,9 +52,9 @@ class RunningSTS:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_sts(timeout: float = 120.0) -> RunningSTS:
+def start_sts(timeout: float = 120.0, extra_args: tuple[str, ...] = ()) -> RunningSTS:
     reuse = os.environ.get("ADHOC_TEST_STS")
-    if reuse:
+    if reuse and not extra_args:
         host, _, port = reuse.rpartition(":")
         return RunningSTS(host, int(port), None)
     home = spark_home()
@@ -71,6 +71,7 @@ def start_sts(timeout: float = 120.0) -> RunningSTS:
         "--conf", "spark.driver.memory=1g",
         "--hiveconf", f"hive.server2.thrift.port={port}",
         "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
+        *extra_args,
         "spark-internal",
     ]  # fmt: skip
     env = dict(os.environ, SPARK_HOME=home)

@@ -80,14 +80,20 @@ class CallHandler:
             principal = await self.ctx.authenticator.authenticate(user, password, self.peer)
         except AdhocError as e:
             self.ctx.metrics.logins.labels("failure").inc()
-            self.ctx.audit({"event": "login", "time": time.time(), "user": user, "client": self.peer,
-                            "decision": "deny", "reason": e.message})  # fmt: skip
+            self._audit_login(user, False, e.message)
             raise
         self.ctx.metrics.logins.labels("success").inc()
-        self.ctx.audit({"event": "login", "time": time.time(), "user": principal.name, "client": self.peer,
-                        "decision": "allow", "reason": ""})  # fmt: skip
+        self._audit_login(principal.name, True, "")
         self.principal, self.password = principal, password
         return principal
+
+    def _audit_login(self, user: str, allowed: bool, reason: str) -> None:
+        event = {"event": "login", "time": time.time(), "user": user, "client": self.peer,
+                 "decision": "allow" if allowed else "deny", "reason": reason}  # fmt: skip
+        if self.ctx.audit is not None:
+            self.ctx.audit(event)
+        elif not allowed:
+            log.info("login refused", extra={"user": user, "client": self.peer, "reason": reason})
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -226,7 +232,7 @@ class CallHandler:
             self._enforce(self.ctx.authorizer.check_metadata(self._principal(), name, schema, table), name, session)
         reply = await self.forward(session.backend, request.raw)
         if name in hs2.CREATES_OPERATION:
-            self._register_operation(session, reply, log_lines=[])
+            self._register_operation(session, reply, record=None)
         elif name == "CloseSession":
             self.forget_session(session)
         return reply
@@ -236,7 +242,7 @@ class CallHandler:
         return self.principal
 
     def _enforce(self, decision: Decision, what: str, session: ClientSession) -> None:
-        self.ctx.metrics.statements.labels("allow" if decision.allowed else "deny").inc()
+        self.ctx.metrics.decision(decision.allowed)
         if not decision.allowed:
             raise PermissionDenied(decision.reason or f"{what} is not allowed")
 
@@ -258,7 +264,7 @@ class CallHandler:
         run_async = req.bool(4)
         if run_async:
             reply = await self.forward(session.backend, request.raw)
-            self._register_operation(session, reply, log_lines=session.record.log_lines())
+            self._register_operation(session, reply, record=session.record)
             return reply
         # A synchronous statement runs async on the engine so it has a handle from the start:
         # if the client vanishes mid-query the gateway can cancel it (Hive registers a sync
@@ -266,7 +272,7 @@ class CallHandler:
         req.set(4, BOOL, True)
         message = encode_message("ExecuteStatement", CALL, request.header.seqid, request.args)
         reply = await self.forward(session.backend, message)
-        op = self._register_operation(session, reply, log_lines=session.record.log_lines())
+        op = self._register_operation(session, reply, record=session.record)
         if op is None:
             return reply
         failure = await wait_for_operation(session.backend, op, self.ctx.metrics)
@@ -277,6 +283,11 @@ class CallHandler:
         return hs2.reply("ExecuteStatement", request.header.seqid, Struct().set(1, STRUCT, failure))
 
     def _audit_statement(self, session: ClientSession, statement: str, decision: Decision) -> None:
+        if self.ctx.audit is None:
+            if not decision.allowed:  # without an audit file, refusals still reach the log
+                log.info("statement refused", extra={"user": session.record.user, "session": session.record.session_id,
+                                                     "reason": decision.reason})  # fmt: skip
+            return
         self.ctx.audit({
             "event": "statement", "time": time.time(), "user": session.record.user, "client": self.peer,
             "session": session.record.session_id, "route": session.record.route, "engine": session.record.engine,
@@ -290,12 +301,14 @@ class CallHandler:
         result = command.run(session.record)
         handle = hs2.Handle.new()
         op_struct = hs2.operation_handle_struct(handle, has_result_set=True)
-        op = Operation(handle, op_struct, session.handle.guid, session.record.log_lines(), SyntheticResult(result))
+        op = Operation(handle, op_struct, session.handle.guid, session.record, SyntheticResult(result))
         self.operations[handle.guid] = session.operations[handle.guid] = op
         resp = Struct().set(1, STRUCT, hs2.success_status()).set(2, STRUCT, op_struct)
         return hs2.reply("ExecuteStatement", request.header.seqid, resp)
 
-    def _register_operation(self, session: ClientSession, reply: Reply, log_lines: list[str]) -> Operation | None:
+    def _register_operation(
+        self, session: ClientSession, reply: Reply, record: SessionRecord | None
+    ) -> Operation | None:
         _, body, _ = read_message(reply.message)
         resp = hs2.response_of(body)
         if resp is None or hs2.status_code_of(resp) not in (0, 1):
@@ -304,7 +317,7 @@ class CallHandler:
         handle = hs2.operation_handle_of(resp, 2)
         if handle is None or op_struct is None:
             return None
-        op = Operation(handle, op_struct, session.handle.guid, log_lines)
+        op = Operation(handle, op_struct, session.handle.guid, record)
         self.operations[handle.guid] = session.operations[handle.guid] = op
         self.ctx.metrics.operations.labels(session.record.engine).inc()
         return op

@@ -22,9 +22,8 @@ AuditSink = Callable[[dict[str, Any]], None]
 
 
 def log_audit(event: dict[str, Any]) -> None:
-    """Without an [audit] file, decisions go to the debug log (a denial is also a client error)."""
-    if audit_log.isEnabledFor(logging.DEBUG):
-        audit_log.debug(json.dumps(event, sort_keys=True))
+    """An audit sink for the debug log (`adhoc serve --log-level DEBUG` without an [audit] file)."""
+    audit_log.debug(json.dumps(event, sort_keys=True))
 
 
 @dataclass
@@ -33,7 +32,8 @@ class GatewayContext:
     router: Router
     authenticator: Authenticator = field(default_factory=NoAuthentication)
     authorizer: Authorizer = field(default_factory=AllowAll)
-    audit: AuditSink = log_audit
+    # None: no [audit] file; refusals and failed logins are still logged, at info.
+    audit: AuditSink | None = None
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     metrics: Metrics = field(default_factory=Metrics)
     started_at: float = field(default_factory=time.time)

@@ -25,6 +25,8 @@ class Metrics:
             "adhoc_open_session_seconds", "Time to open a session (routing, connect, engine)", registry=r
         )
         self._calls: dict[str, Counter] = {}  # label children, looked up once: this is the hot path
+        self._allowed = self.statements.labels("allow")
+        self._denied = self.statements.labels("deny")
         self._to_client = self.bytes_relayed.labels("to_client")
         self._to_engine = self.bytes_relayed.labels("to_engine")
 
@@ -37,6 +39,9 @@ class Metrics:
         if child is None:
             child = self._calls[name] = self.calls.labels(name)
         child.inc()
+
+    def decision(self, allowed: bool) -> None:
+        (self._allowed if allowed else self._denied).inc()
 
     def error(self, kind: str) -> None:
         self.errors.labels(kind).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adhoc.gateway.sessions import SessionRecord
 from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import ResultSet, log_lines
@@ -23,17 +24,17 @@ class Operation:
     handle: hs2.Handle
     handle_struct: Struct  # TOperationHandle as issued, to send back for cancel/close
     session_guid: bytes
-    log_lines: list[str]  # the `[adhoc]` lines that open this operation's log ([] for metadata calls)
+    record: SessionRecord | None  # whose `[adhoc]` lines open this operation's log (None: metadata calls)
     synthetic: SyntheticResult | None = None
     log_shown: bool = False
 
     def log_lines_due(self, orientation: int | None) -> list[str]:
         """The `[adhoc]` lines for this log fetch: on the first one, and again when a client
-        rewinds the log with FETCH_FIRST."""
-        if not self.log_lines or (self.log_shown and orientation != FETCH_FIRST):
+        rewinds the log with FETCH_FIRST. Built only when a client asks for the log."""
+        if self.record is None or (self.log_shown and orientation != FETCH_FIRST):
             return []
         self.log_shown = True
-        return self.log_lines
+        return self.record.log_lines()
 
 
 def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int) -> bytes:
