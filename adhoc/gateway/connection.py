@@ -1,10 +1,10 @@
-"""One client connection: handshake, then a reader task and a call task, then teardown.
+"""One client connection: handshake, then calls answered one at a time, then teardown.
 
-The reader turns socket bytes into calls (through the sans-IO ClientStream) and queues them; the
-call task answers them one at a time, as every HS2 client expects. When the reader sees the client
-go (FIN, RST, idle timeout, garbage) while a call is still running on the engine, the call task is
-cancelled and teardown cancels the client's operations and closes its sessions on the engine, on a
-side connection when the main one is mid-call.
+A single task reads the client's bytes (through the sans-IO ClientStream) and answers each call
+in turn, as every HS2 client expects. The transport tells us when the client goes (FIN, RST) even
+while a call is running on the engine (ClientProtocol below): then that call is cancelled and
+teardown cancels the client's operations and closes its sessions on the engine, on a side
+connection when the main one is mid-call.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
 from adhoc.gateway.backend import READ_SIZE, BackendConnection, keepalive
@@ -24,12 +25,30 @@ from adhoc.protocol.thrift_binary import CALL, STRUCT, Struct, encode_message
 
 log = logging.getLogger("adhoc.gateway")
 
-_QUEUE_DEPTH = 8  # calls read ahead of the one running; past this the reader stops reading
 _WRITE_HIGH_WATER = 1024 * 1024  # wait for the client to read once this much is buffered
 
 
 class ClientGone(Exception):
     pass
+
+
+class ClientProtocol(asyncio.StreamReaderProtocol):
+    """A stream protocol that also says when the peer is gone, whoever is reading or not."""
+
+    def __init__(self, on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> None:
+        super().__init__(asyncio.StreamReader(limit=1 << 20), on_connect)
+        self.on_gone: Callable[[], None] | None = None
+
+    def eof_received(self) -> bool:
+        keep_open = bool(super().eof_received())
+        if self.on_gone is not None:
+            self.on_gone()
+        return keep_open
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.on_gone is not None:
+            self.on_gone()
 
 
 class ClientConnection:
@@ -41,11 +60,20 @@ class ClientConnection:
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
         self.calls = CallHandler(ctx, self.peer)
-        self._queue: asyncio.Queue[Request] = asyncio.Queue(_QUEUE_DEPTH)
         self._busy = False  # a call is being answered
+        self._task: asyncio.Task[None] | None = None
         keepalive(writer)
+        protocol = writer.transport.get_protocol()
+        if isinstance(protocol, ClientProtocol):
+            protocol.on_gone = self._client_gone
+
+    def _client_gone(self) -> None:
+        # Mid-call, nobody is reading: stop the call so teardown can run now, not when it ends.
+        if self._busy and self._task is not None and not self._task.done():
+            self._task.cancel()
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         server = self.ctx.config.server
         try:
             try:
@@ -59,18 +87,15 @@ class ClientConnection:
                 log.info("handshake failed", extra={"client": self.peer, "error": str(e)})
                 self.ctx.metrics.error(type(e).__name__)
                 return
-            reader = asyncio.create_task(self._read_calls())
-            worker = asyncio.create_task(self._answer_calls(first))
-            done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (reader, worker):
-                if task not in done:
-                    task.cancel()
-            await asyncio.gather(reader, worker, return_exceptions=True)
-            for task in done:
-                exc = task.exception()
-                if exc is not None and not isinstance(exc, ClientGone | ConnectionError):
-                    self.ctx.metrics.error(type(exc).__name__)
-                    log.info("connection dropped", extra={"client": self.peer, "error": repr(exc)})
+            try:
+                await self._answer_calls(first)
+            except (ClientGone, ConnectionError, TimeoutError):
+                pass
+            except AdhocError as e:
+                self.ctx.metrics.error(type(e).__name__)
+                log.info("connection dropped", extra={"client": self.peer, "error": e.message})
+        except asyncio.CancelledError:
+            pass  # the client left mid-call, or the server is stopping: either way, tear down
         finally:
             await self._teardown()
 
@@ -112,38 +137,28 @@ class ClientConnection:
         return events
 
     async def _feed(self) -> None:
+        # Reading happens only between calls: silence during a long query is not idleness.
         idle = self.ctx.config.server.idle_timeout_s
         if idle > 0:
-            while True:
-                try:
-                    async with asyncio.timeout(idle):
-                        data = await self.reader.read(READ_SIZE)
-                    break
-                except TimeoutError:
-                    # Silence while a call runs on the engine (a long query) is not idleness.
-                    if not self._busy and self._queue.empty():
-                        raise
+            async with asyncio.timeout(idle):
+                data = await self.reader.read(READ_SIZE)
         else:
             data = await self.reader.read(READ_SIZE)
         if not data:
             raise ClientGone()
         self.stream.receive_data(data)
 
-    # -- the two tasks ---------------------------------------------------------------------------
-
-    async def _read_calls(self) -> None:
-        while True:
-            await self._feed()
-            while (event := self.stream.next_event()) is not NEED_DATA:
-                if not isinstance(event, Request):
-                    raise ProtocolError("unexpected SASL frame after the handshake")
-                await self._queue.put(event)
+    # -- calls ------------------------------------------------------------------------------------
 
     async def _answer_calls(self, first: list[Request]) -> None:
         for request in first:
             await self._answer(request)
         while True:
-            await self._answer(await self._queue.get())
+            await self._feed()
+            while (event := self.stream.next_event()) is not NEED_DATA:
+                if not isinstance(event, Request):
+                    raise ProtocolError("unexpected SASL frame after the handshake")
+                await self._answer(event)
 
     async def _answer(self, request: Request) -> None:
         self._busy = True

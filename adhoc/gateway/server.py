@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from adhoc.gateway.connection import ClientConnection
+from adhoc.gateway.connection import ClientConnection, ClientProtocol
 from adhoc.gateway.context import GatewayContext
 
 log = logging.getLogger("adhoc.gateway")
@@ -29,7 +29,8 @@ class ThriftServer:
 
     async def start(self, host: str, port: int) -> None:
         # A deep backlog: benchmarks and BI tools open hundreds of connections at once.
-        self._server = await asyncio.start_server(self._accept, host, port, backlog=1024, limit=1 << 20)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: ClientProtocol(self._accept), host, port, backlog=1024)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         metrics = self.ctx.metrics
