@@ -1,6 +1,6 @@
 """The baseline: a plain asyncio TCP byte relay, nothing decoded.
 
-    python -m benchmarks.tcp_relay LISTEN_PORT TARGET_PORT
+python -m benchmarks.tcp_relay LISTEN_PORT TARGET_PORT
 """
 
 from __future__ import annotations
