@@ -151,19 +151,22 @@ class Config:
         return self.engines or (EngineConfig(name="local", kind="local", protocol="sts"),)
 
 
+def read_toml(path: str, what: str = "file", key: str | None = None) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or broken file is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", file=path, key=key) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", file=path, key=key) from None
+
+
 def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read and check a config file (None = defaults), applying ADHOC_* environment overrides."""
     env = os.environ if env is None else env
     source = str(path) if path else ""
-    raw: dict[str, Any] = {}
-    if path:
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=source) from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"not valid TOML: {e}", file=source) from None
+    raw: dict[str, Any] = read_toml(source) if path else {}
     engines_raw = raw.pop("engines", [])
     if not isinstance(engines_raw, list):
         raise ConfigError("expected an array of tables [[engines]]", file=source, key="engines")

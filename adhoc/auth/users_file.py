@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tomllib
 from dataclasses import dataclass
 
 from adhoc.auth import Principal
 from adhoc.auth.passwords import dummy_hash, verify_password
+from adhoc.config import read_toml
 from adhoc.errors import AuthenticationError, ConfigError
 
 
@@ -26,13 +26,7 @@ class UserEntry:
 
 
 def read_users(path: str) -> dict[str, UserEntry]:
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError("users file not found", file=path, key="auth.users") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", file=path, key="auth.users") from None
+    raw = read_toml(path, "users file", key="auth.users")
     users = raw.get("users", {})
     if not isinstance(users, dict):
         raise ConfigError("expected [users.NAME] tables", file=path, key="users")

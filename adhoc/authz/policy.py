@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from adhoc.auth import Principal
 from adhoc.authz.names import TableRef
+from adhoc.config import read_toml
 from adhoc.errors import ConfigError
 
 ROUTE_KINDS = frozenset({"yarn", "k8s", "local"})
@@ -124,13 +124,7 @@ def _union(globs: Iterable[str]) -> re.Pattern[str] | None:
 
 
 def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError("policy file not found", file=path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", file=path) from None
+    raw = read_toml(path, "policy file")
     unknown = set(raw) - {"groups", "rules"}
     if unknown:
         raise ConfigError("unknown key", file=path, key=sorted(unknown)[0])

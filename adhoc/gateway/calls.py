@@ -159,9 +159,8 @@ class CallHandler:
             req.fields.pop(3, None)
         req.set(4, MAP, hs2.string_map(engine.session_conf(conf, principal.name if engine.user else None)))
         reply = await self.forward(backend, encode_message("OpenSession", CALL, request.header.seqid, request.args))
-        _, body, _ = read_message(reply.message)
-        resp = hs2.response_of(body)
-        if resp is None or hs2.status_code_of(resp) not in (0, 1):
+        resp = _successful_response(reply)
+        if resp is None:
             return reply
         handle_struct = resp.struct(3)
         handle = hs2.session_handle_of(resp, 3)
@@ -309,9 +308,8 @@ class CallHandler:
     def _register_operation(
         self, session: ClientSession, reply: Reply, record: SessionRecord | None
     ) -> Operation | None:
-        _, body, _ = read_message(reply.message)
-        resp = hs2.response_of(body)
-        if resp is None or hs2.status_code_of(resp) not in (0, 1):
+        resp = _successful_response(reply)
+        if resp is None:
             return None
         op_struct = resp.struct(2)
         handle = hs2.operation_handle_of(resp, 2)
@@ -355,6 +353,13 @@ class CallHandler:
     def _forget_operation(self, session: ClientSession, op: Operation) -> None:
         self.operations.pop(op.handle.guid, None)
         session.operations.pop(op.handle.guid, None)
+
+
+def _successful_response(reply: Reply) -> Struct | None:
+    """The decoded response of an engine's reply, if its status says success."""
+    _, body, _ = read_message(reply.message)
+    resp = hs2.response_of(body)
+    return resp if resp is not None and hs2.status_code_of(resp) in (0, 1) else None
 
 
 def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:
