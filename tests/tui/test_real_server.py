@@ -105,27 +105,28 @@ async def test_app_against_the_gateway(gateway: GatewayThread, tmp_path: Path) -
 
 
 def test_tmux_smoke(gateway: GatewayThread, tmp_path: Path) -> None:
-    session = f"adhoc-tui-{os.getpid()}"
-    env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path}"
+    # A private tmux server with no config: nothing else sizes or styles its window.
+    tmux = ["tmux", "-L", f"adhoc-test-{os.getpid()}", "-f", "/dev/null"]
+    env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color"
     cmd = f"env {env} {sys.executable} -m tui --host {gateway.host} --port {gateway.port} --user tmuxer"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd], check=True)
+    subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "160", "-y", "48", cmd], check=True)
     try:
-        screen = _wait_for(session, "tmuxer@", 30)
+        screen = _wait_for(tmux, "tmuxer@", 30)
         assert "Run" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "SELECT 6 * 7 AS answer"], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", session, "F5"], check=True)
-        screen = _wait_for(session, "1 row", 60)
+        subprocess.run([*tmux, "send-keys", "-t", "t", "SELECT 6 * 7 AS answer"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", "t", "F5"], check=True)
+        screen = _wait_for(tmux, "1 row", 60)
         assert "answer" in screen and "42" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", "t", "C-q"], check=True)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
 
 
-def _wait_for(session: str, text: str, timeout: float) -> str:
+def _wait_for(tmux: list[str], text: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
-        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
         if text in screen:
             return screen
         time.sleep(0.3)
