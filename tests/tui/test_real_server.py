@@ -114,6 +114,7 @@ def test_tmux_smoke(gateway: GatewayThread, tmp_path: Path) -> None:
         screen = _wait_for(tmux, "tmuxer@", 30)
         assert "Run" in screen
         subprocess.run([*tmux, "send-keys", "-t", "t", "SELECT 6 * 7 AS answer"], check=True)
+        _wait_for(tmux, "SELECT 6 * 7 AS answer", 20)  # the keys reached the editor
         subprocess.run([*tmux, "send-keys", "-t", "t", "F5"], check=True)
         screen = _wait_for(tmux, "1 row", 60)
         assert "answer" in screen and "42" in screen
