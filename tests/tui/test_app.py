@@ -24,15 +24,12 @@ def make(tmp_path: Path) -> tuple[AdhocSqlApp, FakeConnection]:
 
 async def settle(pilot: object, app: AdhocSqlApp, seconds: float = 5.0) -> None:
     """Wait until no query runs (workers finish in threads)."""
-    import asyncio
-
     for _ in range(int(seconds / 0.05)):
         await pilot.pause(0.05)  # type: ignore[attr-defined]
         if not app.running:
             await pilot.pause(0.1)  # type: ignore[attr-defined]
             return
     raise AssertionError("the query did not finish")
-    await asyncio.sleep(0)
 
 
 def summary(app: AdhocSqlApp) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from textual.widgets import TextArea
 
 from tests.gateway_harness import GatewayThread
+from tests.tui.test_app import settle
 from tui.adapter import State
 from tui.app import AdhocSqlApp
 from tui.hs2 import HS2Connection
@@ -86,19 +87,13 @@ async def test_app_against_the_gateway(gateway: GatewayThread, tmp_path: Path) -
             assert "tess@" in panel and "engine sts-test (route local)" in panel
             app.query_one(TextArea).text = "SELECT id, id % 7 AS m FROM range(25)"
             await pilot.press("f5")
-            for _ in range(300):
-                await pilot.pause(0.1)
-                if not app.running:
-                    break
+            await settle(pilot, app, 30)
             table = app.query_one(ResultsView).table
             assert table is not None and table.num_rows == 25 and table.column_names == ["id", "m"]
             assert any(line.startswith("[adhoc] session ") for line in app.query_one(LogPane).text_lines)
             app.query_one(TextArea).text = "SELECT * FROM missing_for_tui"
             await pilot.press("f5")
-            for _ in range(300):
-                await pilot.pause(0.1)
-                if not app.running:
-                    break
+            await settle(pilot, app, 30)
             assert "sqlState 42P01" in str(app.query_one("#result-summary").render())
     finally:
         conn.close()
