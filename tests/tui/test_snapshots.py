@@ -15,13 +15,14 @@ from textual.widgets import TextArea
 from tests.tui.fake import FakeConnection
 from tests.tui.test_app import settle
 from tui.app import AdhocSqlApp
+from tui.stores import save_buffers
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (140, 36)
 
 
 def app(tmp_path: Path, sql: str) -> AdhocSqlApp:
-    (tmp_path / "buffers.json").write_text('{"buffers": [%s]}' % __import__("json").dumps(sql))
+    save_buffers(tmp_path / "buffers.json", [sql])
     return AdhocSqlApp(FakeConnection(), state_dir=tmp_path)
 
 
