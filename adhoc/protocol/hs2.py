@@ -18,7 +18,6 @@ from adhoc.protocol.thrift_binary import (
     REPLY,
     STRING,
     STRUCT,
-    ListValue,
     MapValue,
     Struct,
     encode_message,
@@ -32,13 +31,9 @@ MAX_PROTOCOL = PROTOCOL_V10  # the newest version whose replies the gateway can 
 
 # TOperationState
 FINISHED_STATE = 2
-CANCELED_STATE = 3
-ERROR_STATE = 5
 
 # TApplicationException types
 UNKNOWN_METHOD = 1
-INTERNAL_ERROR = 6
-PROTOCOL_ERROR = 7
 
 FETCH_TYPE_LOG = 1
 
@@ -178,6 +173,3 @@ def read_string_map(value: MapValue | None) -> dict[str, str]:
 def operation_handle_struct(handle: Handle, *, has_result_set: bool, operation_type: int = 0) -> Struct:
     return Struct().set(1, STRUCT, handle.to_struct()).set(2, I32, operation_type).set(3, BOOL, has_result_set)
 
-
-def strings_list(values: list[str]) -> ListValue:
-    return ListValue(STRING, [v.encode() for v in values])
