@@ -171,7 +171,12 @@ class CallHandler:
             route_reason=route.reason, app_id=engine.app_id, spark_ui_url=engine.spark_ui_url,
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.int(2) or protocol,
         )  # fmt: skip
-        self.sessions[handle.guid] = ClientSession(handle, handle_struct, record, backend, record.protocol_version)
+        # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
+        # in this session resolve there, so the policy must resolve them there too.
+        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
+        self.sessions[handle.guid] = ClientSession(
+            handle, handle_struct, record, backend, record.protocol_version, state=state
+        )
         self.ctx.sessions.add(record)
         self.ctx.metrics.sessions.labels(engine.name).inc()
         self.ctx.metrics.sessions_open.inc()

@@ -172,4 +172,3 @@ def read_string_map(value: MapValue | None) -> dict[str, str]:
 
 def operation_handle_struct(handle: Handle, *, has_result_set: bool, operation_type: int = 0) -> Struct:
     return Struct().set(1, STRUCT, handle.to_struct()).set(2, I32, operation_type).set(3, BOOL, has_result_set)
-

@@ -108,3 +108,23 @@ def test_audit_lines(guarded: tuple[GatewayThread, Path]) -> None:
     assert denial["session"] and denial["route"] == "local" and len(denial["digest"]) == 16
     assert "SELECT" not in json.dumps(denial)  # a digest, never the statement text
     assert any(e["event"] == "login" and e["user"] == "alice" for e in events)
+
+
+def test_the_jdbc_url_database_is_where_names_resolve(guarded: tuple[GatewayThread, Path], sts: RunningSTS) -> None:
+    """jdbc:hive2://host/hr sends use:database=hr; `salaries` then means hr.salaries, not default.*."""
+    from tests.hs2_raw import RawClient
+
+    with hive.connect(sts.host, port=sts.port, username="setup") as direct:
+        direct.cursor().execute("CREATE DATABASE IF NOT EXISTS hr")
+    gw, _ = guarded
+    client = RawClient(gw.host, gw.port)
+    try:
+        client.sasl_login("dan")  # dan may read and write default.*
+        session = client.open_session("dan", **{"use:database": "hr"}).sessionHandle
+        stmt = client.call(
+            "ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT * FROM salaries")
+        )
+        assert stmt.status.sqlState == "42000"
+        assert "dan may not read hr.salaries" in stmt.status.errorMessage
+    finally:
+        client.close()
