@@ -102,7 +102,8 @@ async def test_app_against_the_gateway(gateway: GatewayThread, tmp_path: Path) -
 def test_tmux_smoke(gateway: GatewayThread, tmp_path: Path) -> None:
     # A private tmux server with no config: nothing else sizes or styles its window.
     tmux = ["tmux", "-L", f"adhoc-test-{os.getpid()}", "-f", "/dev/null"]
-    env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color"
+    # The window is 160x48; say so, whatever size the environment that started tmux claimed.
+    env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color COLUMNS=160 LINES=48"
     cmd = f"env {env} {sys.executable} -m tui --host {gateway.host} --port {gateway.port} --user tmuxer"
     subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "160", "-y", "48", cmd], check=True)
     try:
