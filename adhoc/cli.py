@@ -101,36 +101,44 @@ def run_event_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _route_explain(args: argparse.Namespace) -> int:
+    from adhoc.auth import Principal
+    from adhoc.authz.build import build_authorizer
     from adhoc.engines import Engine
     from adhoc.routing import FirstReachable
 
     config: Config = load_config(args.config)
-    engines = [
-        Engine.from_config(e) if not e.embedded else Engine(e.name, "local", "sts", "127.0.0.1", 0)
-        for e in config.effective_engines()
-    ]
+    authorizer = build_authorizer(config)
+    principal = Principal(args.user)
+    configs = {e.name: e for e in config.effective_engines()}
+    engines = [Engine.from_config(e) if not e.embedded else Engine(e.name, "local", "sts", "127.0.0.1", 0)
+               for e in configs.values()]  # fmt: skip
     router = FirstReachable(engines, probe_ttl_s=0)
 
-    async def explain() -> dict[str, object]:
-        probes = [await router.probe(e) for e in router.candidates(args.route)]
-        chosen = next((e for e, p in zip(router.candidates(args.route), probes, strict=True) if p.available), None)
-        reason = f"first reachable engine {chosen.name}" if chosen else "no engine is reachable: a session would wait"
-        return {
-            "engine": chosen.name if chosen else None,
-            "kind": chosen.kind if chosen else None,
-            "reason": reason,
-            "engines": [
-                {"name": e.name, "kind": e.kind, "available": p.available, "reason": p.reason, "address": e.address}
-                for e, p in zip(router.candidates(args.route), probes, strict=True)
-            ],
-        }
+    async def explain() -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        chosen: Engine | None = None
+        for engine in router.candidates(args.route):
+            if not authorizer.allows_engine(principal, engine.name, engine.kind):
+                available, reason = False, f"policy routes do not allow {args.user} on it"
+            elif configs[engine.name].embedded:
+                available, reason = True, "the embedded engine, started by adhoc serve"
+            else:
+                probe = await router.probe(engine)
+                available, reason = probe.available, probe.reason
+            rows.append({"name": engine.name, "kind": engine.kind, "available": available, "reason": reason,
+                         "address": "" if configs[engine.name].embedded else engine.address})  # fmt: skip
+            if available and chosen is None:
+                chosen = engine
+        reason = f"first available engine {chosen.name}" if chosen else "no engine is available: a session would wait"
+        return {"engine": chosen.name if chosen else None, "kind": chosen.kind if chosen else None,
+                "reason": reason, "engines": rows}  # fmt: skip
 
     result = asyncio.run(explain())
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(f"route for {args.user}: {result['engine'] or '(queue)'} — {result['reason']}")
-        for row in result["engines"]:  # type: ignore[attr-defined]
+        for row in result["engines"]:
             print(f"  {row['name']:<20} {row['kind']:<6} {'available' if row['available'] else 'unavailable'}: "
                   f"{row['reason']}")  # fmt: skip
     return 0 if result["engine"] else 1

@@ -80,3 +80,21 @@ def test_route_explain_json(tmp_path: object, sts: object) -> None:
     assert [(e["name"], e["available"]) for e in result["engines"]] == [("down", False), ("sts", True)]
     only_down = subprocess.run([*cmd, "--route", "yarn"], capture_output=True, text=True, timeout=60)
     assert only_down.returncode == 1 and json.loads(only_down.stdout)["engine"] is None
+
+
+def test_route_explain_embedded_and_policy_routes(tmp_path: object) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    (base / "policy.toml").write_text('[[rules]]\nprincipals = ["user:alice"]\nroutes = ["k8s"]\n'
+                                      '[[rules]]\nprincipals = ["user:bob"]\n')  # fmt: skip
+    (base / "adhoc.toml").write_text('[policy]\nfile = "policy.toml"\n')
+    cmd = [sys.executable, "-m", "adhoc", "route", "explain", "--config", str(base / "adhoc.toml"), "--json"]
+    bob = json.loads(subprocess.run([*cmd, "--user", "bob"], capture_output=True, text=True, timeout=60).stdout)
+    assert (bob["engine"], bob["engines"][0]["reason"]) == ("local", "the embedded engine, started by adhoc serve")
+    alice = subprocess.run([*cmd, "--user", "alice"], capture_output=True, text=True, timeout=60)
+    assert alice.returncode == 1
+    assert json.loads(alice.stdout)["engines"][0]["reason"] == "policy routes do not allow alice on it"
