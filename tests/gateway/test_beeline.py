@@ -59,3 +59,11 @@ def test_beeline_chooses_a_route_in_the_jdbc_url(gateway: GatewayThread) -> None
     bad = beeline(gateway, "-n", "alice", "-e", "SELECT 1;", url_suffix=";#adhoc.route=mars")
     assert bad.returncode != 0
     assert "unknown route 'mars'" in bad.stdout + bad.stderr
+
+
+def test_beeline_nosasl(gateway: GatewayThread) -> None:
+    out = beeline(
+        gateway, "-n", "nora", "-e", "SELECT 20 + 22 AS answer; ADHOC DESC SESSION;", url_suffix=";auth=noSasl"
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| 42      |" in out.stdout and "| nora " in out.stdout

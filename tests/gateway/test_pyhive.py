@@ -160,3 +160,10 @@ def test_metadata_calls_pass_through(gateway: GatewayThread) -> None:
         )
         schemas = fetch.results.columns[0].stringVal.values
         assert "default" in schemas
+
+
+def test_pyhive_nosasl(gateway: GatewayThread) -> None:
+    with connect(gateway, user="nora", auth="NOSASL") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT current_user(), 6 * 7")
+        assert cur.fetchall() == [("nora", 42)]
