@@ -7,6 +7,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -104,6 +105,11 @@ def test_unreachable_engine_fails_open_session_clearly() -> None:
     try:
         with pytest.raises(Exception, match="unreachable"):
             hive.connect(gw.host, port=gw.port, username="alice")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{gw.http_url}/readyz", timeout=10)
+        assert err.value.code == 503 and "unreachable" in err.value.read().decode()
+        metrics = urllib.request.urlopen(f"{gw.http_url}/metrics", timeout=10).read().decode()
+        assert 'adhoc_errors_total{kind="EngineUnavailable"}' in metrics
     finally:
         gw.stop()
 
