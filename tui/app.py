@@ -29,6 +29,7 @@ from tui.adapter import Connection, Cursor, QueryError, SessionInfo, State
 from tui.export import export
 from tui.messages import InsertText, RunSql
 from tui.profiles import data_dir
+from tui.screens.completions import CompletionScreen
 from tui.screens.export import ExportScreen
 from tui.screens.history import HistoryScreen
 from tui.statements import split
@@ -237,9 +238,10 @@ class AdhocSqlApp(App[None]):
         self.query_one(SqlEditor).format_buffer()
 
     def action_complete(self) -> None:
-        options = self.query_one(SqlEditor).complete(self.names)
+        editor = self.query_one(SqlEditor)
+        options = editor.complete(self.names)
         if options:
-            self.notify("  ".join(options[:12]), title="Completions")
+            self.push_screen(CompletionScreen(options), lambda word: editor.replace_word(word) if word else None)
 
     async def action_new_buffer(self) -> None:
         await self.query_one(SqlEditor).new_buffer()

@@ -179,6 +179,15 @@ async def test_catalog_loads_lazily_and_inserts_names(tmp_path: Path) -> None:
         area.focus()
         await pilot.press("ctrl+space")
         assert area.text == "SELECT * FROM customers"
+        # several candidates: a list to pick from
+        area.text = "SELECT * FROM sales.c"
+        area.cursor_location = (0, len(area.text))
+        app.names.add("cohorts")
+        await pilot.press("ctrl+space")
+        await pilot.pause(0.1)
+        await pilot.press("down", "enter")
+        await pilot.pause(0.1)
+        assert area.text == "SELECT * FROM sales.customers"
 
 
 async def test_session_panel_and_format(tmp_path: Path) -> None:

@@ -74,6 +74,14 @@ class SqlEditor(Vertical):
         self.area.insert(text)
         self.area.focus()
 
+    def replace_word(self, word: str) -> None:
+        """Replace the (partial) word before the cursor, e.g. with a picked completion."""
+        area = self.area
+        row, column = area.cursor_location
+        stem = word_before(area.document.get_line(row)[:column]).split(".")[-1]
+        area.replace(word, (row, column - len(stem)), (row, column))
+        area.focus()
+
     def complete(self, names: set[str]) -> list[str]:
         """Complete the word before the cursor; returns the candidates when there is no single one."""
         area = self.area
