@@ -33,9 +33,8 @@ def steady(status: str) -> Callable[[Pilot[Any]], Any]:
             await pilot.press("f6")
             await settle(pilot, pilot.app)  # type: ignore[arg-type]
         pilot.app.query_one(StatusBar).done(status or "ready")  # elapsed times would differ run to run
-        area = pilot.app.query_one(TextArea)
-        area.cursor_blink = False  # a blinking cursor is on in one frame and off in the next
-        area.cursor_location = (0, 0)
+        pilot.app.query_one(TextArea).cursor_location = (0, 0)
+        pilot.app.set_focus(None)  # a blinking cursor is on in one frame and off in the next
         await pilot.pause(0.1)
 
     return run_before
