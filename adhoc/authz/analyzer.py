@@ -131,8 +131,19 @@ def _analyze_chunk(chunk: _Chunk, sql: str, current_db: str, temp_views: frozens
     if len(parsed) != 1 or parsed[0] is None:
         info.fail("expected exactly one statement")
         return info
-    _Walker(info, current_db, temp_views).statement(parsed[0])
+    try:
+        _Walker(info, current_db, temp_views).statement(parsed[0])
+    finally:
+        _unlink(parsed[0])
     return info
+
+
+def _unlink(tree: exp.Expression) -> None:
+    # sqlglot nodes point at their parents: every tree is a web of reference cycles that only the
+    # cyclic GC frees, in pauses that grow with the garbage (p99 x4 on a 10 KB query). Cutting the
+    # upward links lets reference counting free the tree the moment the analysis is done.
+    for node in list(tree.walk()):
+        node.parent = None
 
 
 def _first_line(message: str) -> str:
