@@ -43,7 +43,7 @@ class ServerConfig:
     max_frame_bytes: int = 64 * 1024 * 1024  # largest request frame accepted from a client
     max_connections: int = 2000
     teardown_timeout_s: float = 2.0  # budget to cancel/close a vanished client's backend work
-    drain_timeout_s: float = 30.0  # SIGTERM: wait this long for clients to finish
+    drain_timeout_s: float = 30.0  # SIGTERM: how long running statements get to finish
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")

@@ -268,7 +268,8 @@ class CallHandler:
         run_async = req.bool(4)
         if run_async:
             reply = await self.forward(session.backend, request.raw)
-            self._register_operation(session, reply, record=session.record)
+            if op := self._register_operation(session, reply, record=session.record):
+                op.running = True
             return reply
         # A synchronous statement runs async on the engine so it has a handle from the start:
         # if the client vanishes mid-query the gateway can cancel it (Hive registers a sync
@@ -280,6 +281,7 @@ class CallHandler:
         if op is None:
             return reply
         failure = await wait_for_operation(session.backend, op, self.ctx.metrics)
+        op.running = False
         if failure is None:
             return reply
         self.operations.pop(op.handle.guid, None)
@@ -353,6 +355,8 @@ class CallHandler:
             return _with_log_lines(reply, lines, session.protocol)
         if name == "CloseOperation":
             self._forget_operation(session, op)
+        elif op.running and name in ("GetOperationStatus", "CancelOperation"):
+            op.running = name == "GetOperationStatus" and _still_running(reply)
         return reply
 
     def _forget_operation(self, session: ClientSession, op: Operation) -> None:
@@ -365,6 +369,13 @@ def _successful_response(reply: Reply) -> Struct | None:
     _, body, _ = read_message(reply.message)
     resp = hs2.response_of(body)
     return resp if resp is not None and hs2.status_code_of(resp) in (0, 1) else None
+
+
+def _still_running(reply: Reply) -> bool:
+    """Whether a GetOperationStatus reply says the operation has not ended (decoded only while
+    the gateway believes it runs: a small reply, once per poll)."""
+    resp = _successful_response(reply)  # an error: the engine does not know the operation (any more)
+    return resp is not None and resp.int(2) in hs2.RUNNING_STATES
 
 
 def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:

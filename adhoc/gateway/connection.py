@@ -26,6 +26,7 @@ from adhoc.protocol.thrift_binary import CALL, STRUCT, Struct, encode_message
 log = logging.getLogger("adhoc.gateway")
 
 _WRITE_HIGH_WATER = 1024 * 1024  # wait for the client to read once this much is buffered
+_QUIET_AFTER_S = 1.0  # a draining gateway ends a connection only after this long without a call
 
 
 class ClientGone(Exception):
@@ -61,11 +62,20 @@ class ClientConnection:
         self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
         self.calls = CallHandler(ctx, self.peer)
         self._busy = False  # a call is being answered
+        self._last_call_at = asyncio.get_running_loop().time()
         self._task: asyncio.Task[None] | None = None
         keepalive(writer)
         protocol = writer.transport.get_protocol()
         if isinstance(protocol, ClientProtocol):
             protocol.on_gone = self._client_gone
+
+    @property
+    def quiet(self) -> bool:
+        """Safe to end while draining: no call being answered, none for a moment (a client between
+        status polls and fetches calls again within milliseconds), and no statement still running."""
+        if self._busy or asyncio.get_running_loop().time() - self._last_call_at < _QUIET_AFTER_S:
+            return False
+        return not any(op.running for op in self.calls.operations.values())
 
     def _client_gone(self) -> None:
         # Mid-call, nobody is reading: stop the call so teardown can run now, not when it ends.
@@ -166,6 +176,7 @@ class ClientConnection:
             await self._send(await self.calls.handle(request))
         finally:
             self._busy = False
+            self._last_call_at = asyncio.get_running_loop().time()
 
     async def _send(self, out: Outgoing) -> None:
         if isinstance(out, Reply):

@@ -27,6 +27,9 @@ class Operation:
     record: SessionRecord | None  # whose `[adhoc]` lines open this operation's log (None: metadata calls)
     synthetic: SyntheticResult | None = None
     log_shown: bool = False
+    # A statement may still be running on the engine until a status reply says it ended; a
+    # draining gateway waits for such operations, and closes connections that have none.
+    running: bool = False
 
     def log_lines_due(self, orientation: int | None) -> list[str]:
         """The `[adhoc]` lines for this log fetch: on the first one, and again when a client

@@ -10,12 +10,14 @@ from adhoc.gateway.context import GatewayContext
 
 log = logging.getLogger("adhoc.gateway")
 
+_DRAIN_POLL_S = 0.1  # how often a draining server looks for connections that went quiet
+
 
 class ThriftServer:
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], ClientConnection] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -40,30 +42,45 @@ class ThriftServer:
             return
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        connection = ClientConnection(self.ctx, reader, writer)
+        self._connections[task] = connection
         metrics.connections.inc()
         metrics.connections_open.inc()
         try:
-            await ClientConnection(self.ctx, reader, writer).run()
+            await connection.run()
         except asyncio.CancelledError:
-            pass  # stop() ended this connection after the drain period; run() already tore it down
+            pass  # stop() ended this connection; run() already tore it down
         except Exception:  # one client's bug must never take the gateway down
             log.exception("connection handler failed")
             metrics.error("InternalError")
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             metrics.connections_open.dec()
 
     async def stop(self, drain_timeout_s: float) -> None:
-        """Stop accepting, give open connections `drain_timeout_s` to finish, then end them."""
+        """Stop accepting; end idle connections now (their sessions closed on the engines) and give
+        the ones with a call or a statement still running up to `drain_timeout_s` to finish it."""
         if self._server is None:
             return
         self._server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout_s
         if self._connections:
-            log.info("draining client connections", extra={"connections": len(self._connections)})
-            _, pending = await asyncio.wait(set(self._connections), timeout=drain_timeout_s)
-            for task in pending:
-                task.cancel()  # their teardown still closes engine sessions
-            if pending:
-                await asyncio.wait(pending, timeout=self.ctx.config.server.teardown_timeout_s + 1)
+            busy = sum(not c.quiet for c in self._connections.values())
+            log.info("draining client connections", extra={"connections": len(self._connections), "busy": busy})
+        ended: set[asyncio.Task[None]] = set()  # cancelled once: a second cancel would cut their teardown
+        while self._connections:
+            for task, connection in list(self._connections.items()):
+                if task not in ended and connection.quiet:
+                    task.cancel()
+                    ended.add(task)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(set(self._connections), timeout=min(_DRAIN_POLL_S, remaining))
+        pending = set(self._connections)
+        for task in pending - ended:
+            task.cancel()  # out of time: their teardown still cancels the statements and closes sessions
+        if pending:
+            await asyncio.wait(pending, timeout=self.ctx.config.server.teardown_timeout_s + 1)
         await self._server.wait_closed()

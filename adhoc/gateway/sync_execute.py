@@ -11,7 +11,6 @@ from adhoc.gateway.operations import Operation
 from adhoc.protocol import hs2
 from adhoc.protocol.thrift_binary import CALL, STRUCT, Struct, encode_message, read_message
 
-_RUNNING = {0, 1, 7}  # INITIALIZED, RUNNING, PENDING
 _QUICK_S = 0.02  # a status call that returned faster than this did not long-poll
 
 
@@ -37,7 +36,7 @@ async def wait_for_operation(backend: BackendConnection, op: Operation, metrics:
         state = resp.int(2)
         if state == hs2.FINISHED_STATE:
             return None
-        if state not in _RUNNING:
+        if state not in hs2.RUNNING_STATES:
             failure = hs2.status(
                 3,
                 sql_state=resp.text(3) or "HY000",

@@ -31,6 +31,7 @@ MAX_PROTOCOL = PROTOCOL_V10  # the newest version whose replies the gateway can 
 
 # TOperationState
 FINISHED_STATE = 2
+RUNNING_STATES = frozenset({0, 1, 7})  # TOperationState INITIALIZED, RUNNING, PENDING
 
 # TApplicationException types
 UNKNOWN_METHOD = 1
