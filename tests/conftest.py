@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
+import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from adhoc.auth.passwd import passwd_main
+from adhoc.config import AuthConfig
 from tests.gateway_harness import GatewayThread, gateway_config
 from tests.sts import RunningSTS, start_sts
 
@@ -20,5 +25,17 @@ def sts() -> Iterator[RunningSTS]:
 def gateway(sts: RunningSTS) -> Iterator[GatewayThread]:
     """One adhoc gateway in front of the shared Spark Thrift Server."""
     gw = GatewayThread(gateway_config(sts.address))
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session")
+def secured(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
+    """A gateway that wants passwords: a users file where alice's is 'wonderland'."""
+    users = Path(tmp_path_factory.mktemp("auth")) / "users.toml"
+    passwd_main(str(users), "alice", stdin=io.StringIO("wonderland\n"), stderr=io.StringIO())
+    config = gateway_config(sts.address)
+    config = dataclasses.replace(config, auth=AuthConfig(method="file", users=str(users), max_failures=100))
+    gw = GatewayThread(config)
     yield gw
     gw.stop()

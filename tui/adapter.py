@@ -38,6 +38,10 @@ class ConnectError(Exception):
     pass
 
 
+class LoginRefused(ConnectError):
+    """The server refused the user's credentials (a password is missing or wrong)."""
+
+
 class State(enum.Enum):
     RUNNING = "running"
     FINISHED = "finished"

@@ -6,9 +6,9 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from tui.adapter import ConnectError
+from tui.adapter import ConnectError, Connection, LoginRefused
 from tui.profiles import Profile, ProfileError, load_profile
 
 
@@ -43,8 +43,27 @@ def _password(args: argparse.Namespace, profile: Profile, user: str, host: str) 
     except Exception:  # no keyring, or no backend
         pass
     if args.ask_password:
-        return getpass.getpass(f"Password for {user}@{host}: ")
+        return _prompt(f"Password for {user}@{host}: ")
     return None
+
+
+def connect(
+    host: str, port: int, user: str, password: str | None, ask: Callable[[str], str] | None = None
+) -> Connection:
+    """Open the connection; when the server refuses a login made without a password and `ask` is
+    given (an interactive terminal), ask for the password once and try again, as beeline does."""
+    from tui.hs2 import HS2Connection
+
+    try:
+        return HS2Connection(host, port, user, password)
+    except LoginRefused:
+        if ask is None or password is not None:
+            raise
+    return HS2Connection(host, port, user, ask(f"Password for {user}@{host}: "))
+
+
+def _prompt(text: str) -> str:
+    return getpass.getpass(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,9 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sql = f.read()
             else:
                 sql = args.sql if args.sql is not None else sys.stdin.read()
-        from tui.hs2 import HS2Connection
-
-        conn = HS2Connection(host, port, user, password)
+        can_prompt = not headless and password is None and sys.stdin.isatty()
+        conn = connect(host, port, user, password, ask=_prompt if can_prompt else None)
     except (ConnectError, OSError) as e:
         print(f"adhoc-sql: {e}", file=sys.stderr)
         return 2

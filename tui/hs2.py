@@ -16,7 +16,17 @@ from pyhive import exc, hive
 from TCLIService import ttypes
 from thrift.transport.TTransport import TTransportException
 
-from tui.adapter import Column, ConnectError, Connection, Cursor, QueryError, QueryStatus, SessionInfo, State
+from tui.adapter import (
+    Column,
+    ConnectError,
+    Connection,
+    Cursor,
+    LoginRefused,
+    QueryError,
+    QueryStatus,
+    SessionInfo,
+    State,
+)
 from tui.arrow import rows_to_table
 
 _RUNNING = {0, 1, 7}  # INITIALIZED, RUNNING, PENDING
@@ -128,6 +138,9 @@ class HS2Connection(Connection):
                 auth="CUSTOM" if password else "NONE", configuration=configuration,
             )  # fmt: skip
         except TTransportException as e:
+            refusal = _sasl_refusal(str(e))
+            if refusal is not None:
+                raise LoginRefused(f"{host}:{port} refused the login: {refusal}") from None
             raise ConnectError(f"cannot connect to {host}:{port}: {e}") from None
         except exc.Error as e:
             raise ConnectError(f"{host}:{port} refused the session: {query_error(e)}") from None
@@ -203,3 +216,10 @@ class HS2Connection(Connection):
 
 def quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
+
+
+def _sasl_refusal(message: str) -> str | None:
+    """The server's reason when thrift_sasl reports a refused handshake as
+    'Bad status: 3 (b"reason")' (3 = BAD, 4 = ERROR); None for any other transport error."""
+    match = re.match(r"""Bad status: [34] \(b(['"])(.*)\1\)$""", message, re.DOTALL)
+    return match.group(2) if match else None

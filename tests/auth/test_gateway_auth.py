@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
-import io
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pyhive import hive
 from thrift.transport.TTransport import TTransportException
 
-from adhoc.auth.passwd import passwd_main
-from adhoc.config import AuthConfig
 from tests.gateway.test_beeline import beeline
-from tests.gateway_harness import GatewayThread, gateway_config
+from tests.gateway_harness import GatewayThread
 from tests.hs2_raw import RawClient
-from tests.sts import RunningSTS
-
-
-@pytest.fixture(scope="module")
-def secured(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
-    users = Path(tmp_path_factory.mktemp("auth")) / "users.toml"
-    passwd_main(str(users), "alice", stdin=io.StringIO("wonderland\n"), stderr=io.StringIO())
-    config = gateway_config(sts.address)
-    config = dataclasses.replace(config, auth=AuthConfig(method="file", users=str(users), max_failures=100))
-    gw = GatewayThread(config)
-    yield gw
-    gw.stop()
 
 
 def test_right_password_runs_as_that_user(secured: GatewayThread) -> None:
