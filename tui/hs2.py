@@ -36,13 +36,18 @@ _CANCELED = {3, 4}  # CANCELED, CLOSED
 # thrift logs every failed connect attempt on its own; the client reports it once, plainly.
 logging.getLogger("thrift").setLevel(logging.CRITICAL)
 
+# Java's wrapping around the message: "org.apache.hive...HiveSQLException: Error running query:
+# [CLASS] org.apache.spark.sql.AnalysisException: [CLASS] The table ..." reads "[CLASS] The table ...".
 _NOISE = re.compile(r"^(?:org\.apache\.hive\.service\.cli\.HiveSQLException: )?(?:Error running query: )?")
+_JAVA_PREFIX = re.compile(r"^(?:\[[A-Z0-9_.]+\] )?(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error): ")
 
 
 def clean_message(message: str) -> str:
     """The part of an engine's error a person reads: no Java class prefix, no stack trace."""
-    head = message.split("\n\tat ", 1)[0].split("\nCaused by:", 1)[0]
-    return _NOISE.sub("", head.strip())
+    head = _NOISE.sub("", message.split("\n\tat ", 1)[0].split("\nCaused by:", 1)[0].strip())
+    while (stripped := _JAVA_PREFIX.sub("", head, count=1).lstrip()) != head:
+        head = stripped
+    return head
 
 
 def query_error(error: Exception) -> QueryError:

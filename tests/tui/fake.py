@@ -65,7 +65,11 @@ class FakeConnection(Connection):
         upper = sql.strip().upper()
         if upper.startswith("DENY"):
             raise QueryError("permission denied: alice may not read hr.salaries (no rule grants read on it)", "42000")
-        error = QueryError("boom: something failed", "42P01") if upper.startswith("FAIL") else None
+        error = (
+            QueryError("[TABLE_OR_VIEW_NOT_FOUND] boom: 'UnresolvedRelation [nope], [], false", "42P01")
+            if upper.startswith("FAIL")
+            else None
+        )
         table = None
         if upper.startswith("SELECT"):
             n = int(upper.split()[1]) if upper.split()[1:] and upper.split()[1].isdigit() else 1

@@ -61,7 +61,9 @@ async def test_run_all_and_error_stops_the_batch(tmp_path: Path) -> None:
         await settle(pilot, app)
         assert conn.executed == ["SELECT 1", "FAIL now"]
         assert "Error (sqlState 42P01)" in summary(app)
-        assert "boom" in str(app.query_one("#result-error", Static).render())
+        # the engine's words, brackets and all: not taken for markup
+        shown = str(app.query_one("#result-error", Static).render())
+        assert "[TABLE_OR_VIEW_NOT_FOUND] boom: 'UnresolvedRelation [nope], [], false" in shown
 
 
 async def test_permission_refusal_reads_as_one(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ class ResultsView(Vertical):
 
     def show_message(self, text: str) -> None:
         self.table = None
-        self.query_one("#result-summary", Static).update(text)
+        self.query_one("#result-summary", Static).update(Text(text))
         self.query_one("#result-error", Static).display = False
         self.query_one(DataTable).display = False
 
@@ -59,7 +59,7 @@ class ResultsView(Vertical):
         state = f" (sqlState {error.sql_state})" if error.sql_state else ""
         self.query_one("#result-summary", Static).update(f"{title}{state}")
         widget = self.query_one("#result-error", Static)
-        widget.update(error.message)
+        widget.update(Text(error.message))  # the engine's words: "[ERROR_CLASS]" is not markup
         widget.display = True
         self.query_one(DataTable).display = False
 

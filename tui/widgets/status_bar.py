@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -27,7 +28,7 @@ class StatusBar(Static):
 
     def done(self, message: str) -> None:
         self._started = None
-        self.update(message)
+        self.update(Text(message))
 
     def _tick(self) -> None:
         if self._started is None:
@@ -37,4 +38,4 @@ class StatusBar(Static):
         if self._progress is not None:
             filled = int(self._progress * 20)
             bar = f" [{'█' * filled}{'·' * (20 - filled)}] {self._progress:.0%}"
-        self.update(f"⏳ {self._state} {elapsed:5.1f} s{bar}   Esc cancels")
+        self.update(Text(f"⏳ {self._state} {elapsed:5.1f} s{bar}   Esc cancels"))
