@@ -154,6 +154,7 @@ class AdhocSqlApp(App[None]):
         except QueryError as e:
             return self._failed(statement, started, t0, e)
         self.cursor = cursor
+        self.call_from_thread(status_bar.running, "running")
         try:
             while True:
                 status = cursor.poll()

@@ -132,6 +132,12 @@ class HS2Cursor(Cursor):
                 pass
 
 
+# HiveServer2 holds a status call up to 5 s while the statement runs (long polling). One HS2
+# connection carries one call at a time, so that delayed every log line, every progress figure and
+# Escape's cancel by up to 5 s. The wait is a session setting: ask for short polls.
+SESSION_CONF = {"set:hiveconf:hive.server2.long.polling.timeout": "200ms"}
+
+
 class HS2Connection(Connection):
     def __init__(self, host: str, port: int, user: str, password: str | None = None,
                  configuration: dict[str, str] | None = None) -> None:  # fmt: skip
@@ -140,7 +146,7 @@ class HS2Connection(Connection):
         try:
             self._conn = hive.connect(
                 host, port=port, username=user, password=password or None,
-                auth="CUSTOM" if password else "NONE", configuration=configuration,
+                auth="CUSTOM" if password else "NONE", configuration={**SESSION_CONF, **(configuration or {})},
             )  # fmt: skip
         except TTransportException as e:
             refusal = _sasl_refusal(str(e))
