@@ -79,7 +79,8 @@ class HS2Cursor(Cursor):
         if update is not None and update.progressedPercentage is not None:
             progress = float(update.progressedPercentage)
         if state in _RUNNING:
-            return QueryStatus(State.RUNNING, progress, detail=ttypes.TOperationState._VALUES_TO_NAMES.get(state, ""))
+            name = ttypes.TOperationState._VALUES_TO_NAMES.get(state, "")
+            return QueryStatus(State.RUNNING, progress, detail=name.removesuffix("_STATE"))
         if state == ttypes.TOperationState.FINISHED_STATE:
             return QueryStatus(State.FINISHED, 1.0)
         if state in _CANCELED:

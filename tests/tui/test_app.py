@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from textual.widgets import Input, Static, TextArea, Tree
+from textual.widgets import Input, OptionList, Static, TextArea, Tree
 from textual_fastdatatable import DataTable
 
 from tests.tui.fake import FakeConnection
@@ -126,17 +126,22 @@ async def test_export_csv_json_parquet(tmp_path: Path) -> None:
 async def test_history_is_persisted_searchable_and_reruns(tmp_path: Path) -> None:
     app, _ = make(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
-        for sql in ("SELECT 2", "SELECT 9"):
+        for sql in ("SELECT 2", "SELECT 9", "SELECT 2", "SELECT arr[0] FROM t"):  # runs repeat; SQL has brackets
             app.query_one(TextArea).text = sql
             await pilot.press("f5")
             await settle(pilot, app)
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
-    assert [json.loads(line)["sql"] for line in lines] == ["SELECT 2", "SELECT 9"]
+    assert [json.loads(line)["sql"] for line in lines] == ["SELECT 2", "SELECT 9", "SELECT 2", "SELECT arr[0] FROM t"]
     app2, conn2 = make(tmp_path)
     async with app2.run_test(size=(140, 40)) as pilot:
         await pilot.press("f2")
         await pilot.pause(0.2)
+        shown = app2.screen.query_one(OptionList)
+        assert shown.option_count == 4
+        assert "SELECT arr[0] FROM t" in str(shown.get_option_at_index(0).prompt)
         await pilot.press(*"select 2")
+        await pilot.pause(0.1)
+        assert shown.option_count == 2
         await pilot.press("enter")
         await settle(pilot, app2)
         assert conn2.executed == ["SELECT 2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import ModalScreen
@@ -20,7 +21,7 @@ class CompletionScreen(ModalScreen[str | None]):
         self.options = options
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*self.options)
+        yield OptionList(*(Text(o) for o in self.options))  # names, not markup
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

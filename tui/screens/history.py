@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -9,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from tui.stores import History
+from tui.stores import History, HistoryEntry
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -23,6 +24,7 @@ class HistoryScreen(ModalScreen[str | None]):
     def __init__(self, history: History) -> None:
         super().__init__()
         self.history = history
+        self._shown: list[HistoryEntry] = []
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -41,21 +43,26 @@ class HistoryScreen(ModalScreen[str | None]):
     def _pick_first(self) -> None:
         options = self.query_one(OptionList)
         if options.option_count:
-            self.dismiss(str(options.get_option_at_index(options.highlighted or 0).id))
+            self.dismiss(self._sql_of(options.get_option_at_index(options.highlighted or 0)))
 
     def _fill(self, text: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        for i, entry in enumerate(self.history.search(text)[:500]):
+        # Option ids must be unique and one statement is often run many times: ids are positions.
+        self._shown = self.history.search(text)[:500]
+        for i, entry in enumerate(self._shown):
             one_line = " ".join(entry.sql.split())
             label = f"{entry.when()}  {entry.duration_s:6.2f} s  {entry.outcome[:30]:<30}  {one_line[:120]}"
-            options.add_option(Option(label, id=entry.sql if i >= 0 else None))
+            options.add_option(Option(Text(label), id=str(i)))  # Text: "arr[0]" is SQL, not markup
         if options.option_count:
             options.highlighted = 0
 
+    def _sql_of(self, option: Option) -> str:
+        return self._shown[int(option.id or 0)].sql
+
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(str(event.option.id))
+        self.dismiss(self._sql_of(event.option))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -59,7 +59,7 @@ class CatalogTree(Tree[Node]):
             if node.kind == "column":
                 parent.add_leaf(Text.assemble(node.name, " ", (node.table, "dim")), data=node)
             else:
-                parent.add(node.table or node.database, data=node)
+                parent.add(Text(node.table or node.database), data=node)  # names are not markup
         self.on_names({n.name or n.table or n.database for n in nodes})
 
     @on(Tree.NodeExpanded)
