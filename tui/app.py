@@ -60,6 +60,7 @@ class AdhocSqlApp(App[None]):
         Binding("f7", "fetch_more", "More rows", priority=True),
         Binding("f8", "format", "Format", priority=True),
         Binding("ctrl+space", "complete", "Complete", priority=True),
+        Binding("ctrl+@", "complete", "Complete", show=False, priority=True),  # what terminals send for it
         Binding("f2", "history", "History", priority=True),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+n", "new_buffer", "New tab", priority=True),
@@ -238,8 +239,15 @@ class AdhocSqlApp(App[None]):
     def action_format(self) -> None:
         self.query_one(SqlEditor).format_buffer()
 
-    def action_complete(self) -> None:
+    def action_complete(self, load_columns: bool = True) -> None:
         editor = self.query_one(SqlEditor)
+        qualifier = editor.qualifier()
+        if qualifier and load_columns:  # "orders.am": the columns of orders, loaded if nobody opened it yet
+            catalog = self.query_one(CatalogTree)
+            table = catalog.table_node(qualifier)
+            if table is not None and not table.children:
+                catalog.load_columns(table, lambda: self.action_complete(load_columns=False))
+                return
         options = editor.complete(self.names)
         if options:
             self.push_screen(CompletionScreen(options), lambda word: editor.replace_word(word) if word else None)

@@ -85,6 +85,8 @@ class FakeConnection(Connection):
         return ["orders", "customers"] if database == "sales" else ["events"]
 
     def columns(self, database: str, table: str) -> list[Column]:
+        if table == "events":
+            return [Column("id", "BIGINT"), Column("event_time", "TIMESTAMP")]
         return [Column("id", "BIGINT"), Column("amount", "DOUBLE")]
 
     def session_info(self) -> SessionInfo:

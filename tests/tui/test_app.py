@@ -195,6 +195,15 @@ async def test_catalog_loads_lazily_and_inserts_names(tmp_path: Path) -> None:
         await pilot.press("down", "enter")
         await pilot.pause(0.1)
         assert area.text == "SELECT * FROM sales.customers"
+        # the session's database opened at start: its tables complete without a click
+        assert [str(n.label) for n in tree.root.children[0].children] == ["events"]
+        # after "table.", that table's columns, loaded on demand
+        assert "event_time" not in app.names
+        area.text = "SELECT events.event_t"
+        area.cursor_location = (0, len(area.text))
+        await pilot.press("ctrl+@")  # what a terminal sends for Ctrl+Space
+        await pilot.pause(0.3)
+        assert area.text == "SELECT events.event_time"
 
 
 async def test_session_panel_and_format(tmp_path: Path) -> None:

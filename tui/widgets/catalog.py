@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on, work
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from tui.adapter import Column, Connection, QueryError
 from tui.messages import InsertText
@@ -37,6 +38,28 @@ class CatalogTree(Tree[Node]):
         self.connection = connection
         self.on_names = on_names
         self.show_root = False
+        self.current_database = "default"
+
+    def table_node(self, name: str) -> TreeNode[Node] | None:
+        """The loaded table called `name` ("t" or "db.t"), current database first."""
+        database, _, table = name.rpartition(".")
+        for db in sorted(self.root.children, key=lambda n: n.data is None or n.data.database != self.current_database):
+            for child in db.children:
+                data = child.data
+                if (
+                    data is not None
+                    and data.table.lower() == table.lower()
+                    and (not database or data.database.lower() == database.lower())
+                ):
+                    return child
+        return None
+
+    def load_columns(self, node: TreeNode[Node], then: Callable[[], None]) -> None:
+        """Load a table's columns (completion asked for them) and call `then` once they are in."""
+        if node.children:
+            then()
+        elif node.data is not None:
+            self._load(node, node.data, then)
 
     def on_mount(self) -> None:
         self.reload()
@@ -49,10 +72,15 @@ class CatalogTree(Tree[Node]):
             self.app.call_from_thread(self.root.add_leaf, Text(f"cannot list databases: {e.message}", style="red"))
             return
         self.app.call_from_thread(self._fill, self.root, [Node("database", d) for d in databases])
+        self.app.call_from_thread(self._open_current)
+
+    def _open_current(self) -> None:
+        # The session's database opens at start, as in Harlequin: its tables show and complete.
+        for child in self.root.children:
+            if child.data is not None and child.data.database == self.current_database:
+                child.expand()
 
     def _fill(self, parent: object, nodes: list[Node]) -> None:
-        from textual.widgets.tree import TreeNode
-
         assert isinstance(parent, TreeNode)
         parent.remove_children()
         for node in nodes:
@@ -69,7 +97,7 @@ class CatalogTree(Tree[Node]):
             self._load(event.node, node)
 
     @work(thread=True, group="catalog")
-    def _load(self, tree_node: object, node: Node) -> None:
+    def _load(self, tree_node: object, node: Node, then: Callable[[], None] | None = None) -> None:
         try:
             if node.kind == "database":
                 children = [Node("table", node.database, t) for t in self.connection.tables(node.database)]
@@ -81,6 +109,8 @@ class CatalogTree(Tree[Node]):
             self.app.call_from_thread(self.notify, e.message, title="Catalog", severity="error")
             return
         self.app.call_from_thread(self._fill, tree_node, children)
+        if then is not None:
+            self.app.call_from_thread(then)
 
     def action_insert_name(self) -> None:
         node = self.cursor_node

@@ -82,6 +82,12 @@ class SqlEditor(Vertical):
         area.replace(word, (row, column - len(stem)), (row, column))
         area.focus()
 
+    def qualifier(self) -> str:
+        """What the word before the cursor is qualified by: "sales.orders" for "sales.orders.am"."""
+        row, column = self.area.cursor_location
+        word = word_before(self.area.document.get_line(row)[:column])
+        return word.rpartition(".")[0]
+
     def complete(self, names: set[str]) -> list[str]:
         """Complete the word before the cursor; returns the candidates when there is no single one."""
         area = self.area
