@@ -16,15 +16,18 @@ from pyhive import hive
 from tests.sts import free_port
 
 
-def embedded_engines() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "adhoc-embedded"], capture_output=True, text=True).stdout
+def embedded_engines(data_dir: Path) -> list[int]:
+    """The embedded engines whose data lives in `data_dir`: this test's, not another adhoc's."""
+    out = subprocess.run(["pgrep", "-f", f"adhoc-embedded.*{data_dir}|{data_dir}.*adhoc-embedded"],
+                         capture_output=True, text=True).stdout  # fmt: skip
     return [int(p) for p in out.split()]
 
 
 class Served:
     def __init__(self, tmp: Path) -> None:
         self.thrift_port, self.http_port = free_port(), free_port()
-        env = dict(os.environ, XDG_DATA_HOME=str(tmp / "data"))
+        self.data_dir = tmp / "data"
+        env = dict(os.environ, XDG_DATA_HOME=str(self.data_dir))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "adhoc", "serve", "--thrift-port", str(self.thrift_port),
              "--http-port", str(self.http_port)],
@@ -56,13 +59,13 @@ def test_serve_embedded_engine_end_to_end(served: Served) -> None:
     assert row["engine"] == "local" and row["route"] == "local" and row["user"] == "newuser"
     assert row["spark_ui_url"].startswith("http://127.0.0.1:")
     assert row["app_id"].startswith("local-")
-    assert embedded_engines(), "the embedded engine should be running"
+    assert embedded_engines(served.data_dir), "the embedded engine should be running"
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(60) == 0
     assert served.proc.stderr is not None
     assert "no [policy] file configured" in served.proc.stderr.read()
     deadline = time.monotonic() + 20
-    while embedded_engines():
+    while embedded_engines(served.data_dir):
         assert time.monotonic() < deadline, "the embedded engine outlived the gateway"
         time.sleep(0.2)
 
@@ -72,7 +75,7 @@ def test_killed_gateway_leaves_no_orphan_engine(served: Served) -> None:
     served.proc.send_signal(signal.SIGKILL)
     served.proc.wait(10)
     deadline = time.monotonic() + 30
-    while embedded_engines():
+    while embedded_engines(served.data_dir):
         assert time.monotonic() < deadline, "the embedded engine outlived a SIGKILLed gateway"
         time.sleep(0.2)
 
