@@ -114,6 +114,9 @@ def _route_explain(args: argparse.Namespace) -> int:
                for e in configs.values()]  # fmt: skip
     router = FirstReachable(engines, probe_ttl_s=0)
 
+    # A user the policy does not let open a session gets no route, whatever the engines say.
+    session = authorizer.check_session(principal, 0, args.route)
+
     async def explain() -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
         chosen: Engine | None = None
@@ -127,9 +130,14 @@ def _route_explain(args: argparse.Namespace) -> int:
                 available, reason = probe.available, probe.reason
             rows.append({"name": engine.name, "kind": engine.kind, "available": available, "reason": reason,
                          "address": "" if configs[engine.name].embedded else engine.address})  # fmt: skip
-            if available and chosen is None:
+            if available and chosen is None and session.allowed:
                 chosen = engine
-        reason = f"first available engine {chosen.name}" if chosen else "no engine is available: a session would wait"
+        if not session.allowed:
+            reason = f"no session: {session.reason}"
+        elif chosen:
+            reason = f"first available engine {chosen.name}"
+        else:
+            reason = "no engine is available: a session would wait"
         return {"engine": chosen.name if chosen else None, "kind": chosen.kind if chosen else None,
                 "reason": reason, "engines": rows}  # fmt: skip
 
@@ -137,7 +145,8 @@ def _route_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"route for {args.user}: {result['engine'] or '(queue)'} — {result['reason']}")
+        engine = result["engine"] or ("(queue)" if session.allowed else "(refused)")
+        print(f"route for {args.user}: {engine} — {result['reason']}")
         for row in result["engines"]:
             print(f"  {row['name']:<20} {row['kind']:<6} {'available' if row['available'] else 'unavailable'}: "
                   f"{row['reason']}")  # fmt: skip

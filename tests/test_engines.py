@@ -98,3 +98,8 @@ def test_route_explain_embedded_and_policy_routes(tmp_path: object) -> None:
     alice = subprocess.run([*cmd, "--user", "alice"], capture_output=True, text=True, timeout=60)
     assert alice.returncode == 1
     assert json.loads(alice.stdout)["engines"][0]["reason"] == "policy routes do not allow alice on it"
+    stranger = subprocess.run([*cmd, "--user", "carol"], capture_output=True, text=True, timeout=60)
+    assert stranger.returncode == 1
+    refused = json.loads(stranger.stdout)
+    assert refused["engine"] is None
+    assert refused["reason"] == "no session: permission denied: no rule in policy.toml grants anything to carol"
