@@ -177,7 +177,12 @@ class _Walker:
                 isinstance(a, exp.AlterSet) and a.args.get("location") for a in node.args.get("actions") or []
             ):
                 info.deny_class("LOCATION")
+            if any(_is_path_option(p) for p in node.find_all(exp.Property)):
+                info.deny_class("a 'path' property")  # a data source table's location, by another name
             self.write(node.this)
+            for action in node.args.get("actions") or []:
+                if isinstance(action, exp.AlterRename):
+                    self.rename_target(node.this, action.this)
         elif isinstance(node, exp.Use):
             info.kind = "use"
             if node.args.get("kind") and str(node.args["kind"]).upper() not in ("DATABASE", "SCHEMA", "NAMESPACE"):
@@ -291,6 +296,15 @@ class _Walker:
         if key:
             info.conf_keys.append(key)
 
+    def rename_target(self, source: exp.Expr, target: exp.Expr) -> None:
+        """RENAME TO creates the new name: a write. Unqualified, it stays in the source's database."""
+        if isinstance(target, exp.Table) and not target.args.get("db") and isinstance(source, exp.Table):
+            source_ref = self.resolve(source)
+            if source_ref is None:
+                return
+            target = exp.Table(this=target.this.copy(), db=exp.to_identifier(source_ref.db))
+        self.write(target)
+
     # -- tables -----------------------------------------------------------------------------------
 
     def write(self, node: exp.Expr | None) -> None:
@@ -354,6 +368,8 @@ class _Walker:
             return any(t is table for t in targets)
         if isinstance(parent, exp.Merge | exp.Update | exp.Delete):
             return parent.this is table
+        if isinstance(parent, exp.AlterRename):
+            return True  # the new name: written, by the ALTER branch
         if isinstance(parent, exp.Use | exp.Cache | exp.Uncache | exp.Refresh | exp.Describe):
             return True  # handled by the statement itself
         return isinstance(parent, exp.LikeProperty)

@@ -72,6 +72,9 @@ ALLOWED = [
     "DECLARE VARIABLE region STRING DEFAULT 'eu'",
     "MSCK REPAIR TABLE scratch_alice.t",
     "ANALYZE TABLE scratch_alice.t COMPUTE STATISTICS",
+    "ALTER TABLE scratch_alice.t RENAME TO scratch_alice.t2",
+    "ALTER TABLE scratch_alice.t RENAME TO t2",  # unqualified: stays in scratch_alice, as Spark does
+    "ALTER TABLE scratch_alice.t SET TBLPROPERTIES ('comment' = 'mine')",
 ]
 
 # statement -> a piece of the reason
@@ -142,6 +145,13 @@ DENIED = [
     ("SELECT * FROM (sales.orders", "could not be fully analysed"),
     ("SELECT 1; SELECT * FROM hr.salaries; SELECT 2", "may not read hr.salaries"),
     ("USE hr; SELECT * FROM salaries", "may not read hr.salaries"),
+    # RENAME TO creates the new name: moving a scratch table into a read-only database is a write
+    ("ALTER TABLE scratch_alice.t RENAME TO sales.orders_v2", "may not write sales.orders_v2"),
+    ("ALTER VIEW scratch_alice.v RENAME TO sales.v", "may not write sales.v"),
+    ("USE sales; ALTER TABLE scratch_alice.t RENAME TO sales.t", "may not write sales.t"),
+    # a data source table's location is its 'path' property: pointing one at others' files
+    ("ALTER TABLE scratch_alice.t SET SERDEPROPERTIES ('path' = '/warehouse/hr/salaries')", "'path' property"),
+    ("ALTER TABLE scratch_alice.t SET TBLPROPERTIES ('PATH' = '/warehouse/hr')", "'path' property"),
 ]
 
 # Statements in the corpus that Spark itself would refuse to parse: the analyser must not allow them.
