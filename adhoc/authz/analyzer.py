@@ -33,6 +33,12 @@ SAFE_TABLE_FUNCTIONS = frozenset(
     {"range", "explode", "explode_outer", "inline", "inline_outer", "posexplode", "posexplode_outer",
      "stack", "json_tuple", "sql_keywords", "variant_explode", "variant_explode_outer"}
 )  # fmt: skip
+# Table formats a CREATE TABLE may use (USING / STORED AS): data kept in the warehouse. Others
+# (jdbc, kafka, a class name) reach systems outside it from the cluster: refused for non-admins.
+TABLE_PROVIDERS = frozenset(
+    {"parquet", "orc", "csv", "json", "text", "avro", "xml", "binaryfile", "delta", "iceberg", "hudi", "paimon",
+     "hive", "textfile", "sequencefile", "rcfile", "jsonfile"}
+)  # fmt: skip
 # Sources Spark reads straight from a path: format.`/path`
 FILE_FORMATS = frozenset(
     {"parquet", "orc", "csv", "json", "text", "avro", "binaryfile", "delta", "hudi", "iceberg", "jdbc", "xml"}
@@ -248,6 +254,11 @@ class _Walker:
             info.deny_class("LOCATION")
         if props is not None and any(_is_path_option(p) for p in props.find_all(exp.Property)):
             info.deny_class("OPTIONS (path ...)")
+        provider = props.find(exp.FileFormatProperty) if props is not None else None
+        if provider is not None and provider.this is not None:
+            name = provider.this.name.lower()
+            if name not in TABLE_PROVIDERS:
+                info.deny_class(f"data source {name} (it reaches outside the warehouse)")
         if kind in ("DATABASE", "SCHEMA"):
             info.databases_written.add(target.name.lower())
             return

@@ -18,9 +18,13 @@ from adhoc.errors import ConfigError
 
 log = logging.getLogger("adhoc.authz")
 
-# SET of these keys would move a session off its route or change what the engine loads.
+# SET of these keys would move a session off its route or change what the engine loads or trusts:
+# catalog plugins (a class, or a replaced spark_catalog), the metastore, and the Hadoop filesystem
+# settings a session's reads and writes go through (Spark copies every SET key into them).
 PROTECTED_KEYS = ("spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
-                  "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*")  # fmt: skip
+                  "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*",
+                  "spark.sql.catalog.*", "spark.sql.catalogimplementation", "spark.sql.hive.metastore.*",
+                  "hive.metastore.*", "spark.hadoop.*", "fs.*")  # fmt: skip
 ALLOWED_KEYS = ("adhoc.route",)
 
 

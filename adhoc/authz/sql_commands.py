@@ -52,6 +52,10 @@ _READS = [
 ]
 _WRITES = [_rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?")]
 _SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.`-]+)")
+_RESET_KEY = _rx(r"RESET\s+(?P<key>[A-Za-z0-9_.`-]+)")
+# SET key = value: Spark takes everything after '=' as the value (URLs, paths, a:b), which sqlglot
+# cannot parse; only the key matters here. SET VAR[IABLE] assigns expressions: sqlglot reads those.
+_SET_KEY_VALUE = _rx(r"SET\s+(?!VAR\b|VARIABLE\b)(?P<key>`[^`]+`|[A-Za-z0-9_.:-]+)\s*=.*")
 # Spark's own redaction pattern (spark.redaction.regex): values of such keys are secrets.
 _SECRET_KEY = re.compile(r"secret|password|token|access[.]?key|credential", re.I)
 _EXPLAIN = _rx(r"EXPLAIN(?:\s+(?:EXTENDED|CODEGEN|COST|FORMATTED|LOGICAL))?\s+(?P<inner>.+)")
@@ -94,6 +98,16 @@ def analyze_command(
         info.kind = "set"
         if _SECRET_KEY.search(m.group("key")):
             info.deny_class(f"reading the secret setting {m.group('key').strip('`')}")
+        return True
+    m = _SET_KEY_VALUE.match(body)
+    if m:
+        info.kind = "set"
+        info.conf_keys.append(m.group("key").strip("`"))
+        return True
+    m = _RESET_KEY.match(body)
+    if m:  # RESET key: a change of that setting, like SET key = value
+        info.kind = "reset"
+        info.conf_keys.append(m.group("key").strip("`"))
         return True
     m = _EXPLAIN.match(body) or _DESCRIBE_QUERY.match(body)
     if m:

@@ -75,6 +75,10 @@ ALLOWED = [
     "ALTER TABLE scratch_alice.t RENAME TO scratch_alice.t2",
     "ALTER TABLE scratch_alice.t RENAME TO t2",  # unqualified: stays in scratch_alice, as Spark does
     "ALTER TABLE scratch_alice.t SET TBLPROPERTIES ('comment' = 'mine')",
+    "CREATE TABLE scratch_alice.h (id INT) STORED AS ORC",
+    "CREATE TABLE scratch_alice.d (id INT) USING `delta`",
+    "RESET",
+    "RESET spark.sql.shuffle.partitions",
 ]
 
 # statement -> a piece of the reason
@@ -152,6 +156,19 @@ DENIED = [
     # a data source table's location is its 'path' property: pointing one at others' files
     ("ALTER TABLE scratch_alice.t SET SERDEPROPERTIES ('path' = '/warehouse/hr/salaries')", "'path' property"),
     ("ALTER TABLE scratch_alice.t SET TBLPROPERTIES ('PATH' = '/warehouse/hr')", "'path' property"),
+    # data sources that reach outside the warehouse, from inside the cluster's network
+    (
+        "CREATE TABLE scratch_alice.j USING jdbc OPTIONS (url 'jdbc:postgresql://hr-db/hr', dbtable 'pay')",
+        "data source jdbc",
+    ),
+    ("CREATE TABLE scratch_alice.k USING kafka OPTIONS (subscribe 'x')", "data source kafka"),
+    ("CREATE TABLE scratch_alice.e USING org.example.EvilSource", "could not be fully analysed"),
+    # settings that swap what the session trusts: catalogs, metastore, Hadoop filesystem conf
+    ("SET spark.sql.catalog.spark_catalog = org.example.EvilCatalog", "may not SET spark.sql.catalog.spark_catalog"),
+    ("SET spark.sql.catalog.mine = org.example.Catalog", "may not SET spark.sql.catalog.mine"),
+    ("SET spark.hadoop.fs.s3a.endpoint = http://evil:9000", "may not SET spark.hadoop.fs.s3a.endpoint"),
+    ("SET fs.s3a.endpoint = http://evil:9000", "may not SET fs.s3a.endpoint"),
+    ("RESET spark.sql.extensions", "may not SET spark.sql.extensions"),
 ]
 
 # Statements in the corpus that Spark itself would refuse to parse: the analyser must not allow them.
