@@ -32,7 +32,8 @@ def statement_at(sql: str, offset: int) -> str:
 
 
 def format_sql(sql: str) -> str:
-    return str(sqlparse.format(sql, reindent=True, keyword_case="upper", indent_width=4)).strip() + "\n"
+    out = sqlparse.format(sql, reindent=True, keyword_case="upper", indent_width=4, use_space_around_operators=True)
+    return str(out).strip() + "\n"
 
 
 def offset_of(sql: str, row: int, column: int) -> int:

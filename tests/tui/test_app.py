@@ -216,4 +216,4 @@ async def test_session_panel_and_format(tmp_path: Path) -> None:
         area = app.query_one(TextArea)
         area.text = "select a,b from t where x=1"
         await pilot.press("f8")
-        assert area.text.startswith("SELECT a,\n       b\nFROM t\nWHERE x=1")
+        assert area.text.startswith("SELECT a,\n       b\nFROM t\nWHERE x = 1")
