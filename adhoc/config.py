@@ -123,6 +123,7 @@ class LogsConfig:
 class PolicyConfig:
     file: str = ""  # "" = no policy: every authenticated user may run anything
     reload_interval_s: float = 2.0
+    max_statement_bytes: int = 1024 * 1024  # longer statements are refused, not analysed
 
 
 @dataclass(frozen=True)

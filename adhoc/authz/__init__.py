@@ -9,10 +9,14 @@ Deny by default once a policy file is configured; without one everything is allo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from adhoc.auth import Principal
+
+if TYPE_CHECKING:
+    from adhoc.authz.analyzer import StatementInfo
 
 
 @dataclass
@@ -37,7 +41,15 @@ ALLOW = Decision(True, reason="no policy configured")
 
 
 class Authorizer(Protocol):
-    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision: ...
+    def check_statement(
+        self, principal: Principal, sql: str, state: SessionState, analysed: Sequence[StatementInfo] | None = None
+    ) -> Decision:
+        """`analysed`: the statement's analysis, when the caller had it done elsewhere (AnalysisPool)."""
+        ...
+
+    def slow_to_analyse(self, sql: str) -> bool:
+        """Would checking `sql` parse it at length? Then the caller analyses it off the event loop."""
+        ...
 
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision: ...
 
@@ -51,8 +63,13 @@ class Authorizer(Protocol):
 class AllowAll:
     """No [policy] file: every authenticated user may run anything."""
 
-    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
+    def check_statement(
+        self, principal: Principal, sql: str, state: SessionState, analysed: Sequence[StatementInfo] | None = None
+    ) -> Decision:
         return ALLOW
+
+    def slow_to_analyse(self, sql: str) -> bool:
+        return False
 
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
         return ALLOW

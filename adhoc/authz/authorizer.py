@@ -6,7 +6,7 @@ import fnmatch
 import logging
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
 
 from adhoc.auth import Principal
@@ -35,24 +35,47 @@ def protected_key(key: str) -> bool:
     )
 
 
+DEFAULT_MAX_STATEMENT_BYTES = 1024 * 1024
+_CACHED_MAX_CHARS = 16 * 1024  # bigger texts are analysed each time: the cache holds the text twice
+_SLOW_CHARS = 32 * 1024  # from here on analysis takes tens of ms: the gateway does it in a child process
+
+
 @lru_cache(maxsize=2048)
 def _analyze_cached(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:
     # BI tools send the same statements over and over; analysis results are immutable in use.
     return tuple(analyze(sql, current_db, temp_views))
 
 
+def _analyze(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:
+    if len(sql) <= _CACHED_MAX_CHARS:
+        return _analyze_cached(sql, current_db, temp_views)
+    return tuple(analyze(sql, current_db, temp_views))
+
+
 class PolicyAuthorizer:
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES) -> None:
         self.policy = policy
+        # Analysis takes about 2 ms per KB and memory to match: a bound keeps one user's 50 MB
+        # statement from stalling everyone's. Larger texts are refused, which fails closed.
+        self.max_statement_bytes = max_statement_bytes
 
     def _grants(self, principal: Principal) -> Grants:
         return self.policy.grants(principal)
 
-    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
+    def slow_to_analyse(self, sql: str) -> bool:
+        return len(sql) > _SLOW_CHARS and len(sql) <= self.max_statement_bytes
+
+    def check_statement(
+        self, principal: Principal, sql: str, state: SessionState, analysed: Sequence[StatementInfo] | None = None
+    ) -> Decision:
         grants = self._grants(principal)
         if not grants.rules:
             return Decision(False, f"permission denied: no rule in {self._file()} grants anything to {principal.name}")
-        infos = _analyze_cached(sql, state.current_db, frozenset(state.temp_views))
+        size = len(sql.encode("utf-8", "surrogatepass"))
+        if size > self.max_statement_bytes:
+            return Decision(False, f"permission denied: the statement is {size:,} bytes; the gateway analyses at "
+                                   f"most {self.max_statement_bytes:,} ([policy] max_statement_bytes)")  # fmt: skip
+        infos = analysed if analysed is not None else _analyze(sql, state.current_db, frozenset(state.temp_views))
         reads: list[str] = []
         writes: list[str] = []
         for info in infos:
@@ -140,13 +163,15 @@ class ReloadingAuthorizer:
     """A PolicyAuthorizer that picks up edits to its file; a broken edit keeps the last good policy."""
 
     def __init__(self, path: str, known_routes: Collection[str] = (), interval_s: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic,
+                 max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES) -> None:  # fmt: skip
         self.path = path
+        self.max_statement_bytes = max_statement_bytes
         self.known_routes = tuple(known_routes)
         self.interval_s = interval_s
         self._clock = clock
         self._stamp = self._file_stamp()
-        self.current = PolicyAuthorizer(load_policy(path, self.known_routes))
+        self.current = PolicyAuthorizer(load_policy(path, self.known_routes), max_statement_bytes)
         self._checked = clock()
 
     def _file_stamp(self) -> tuple[float, int] | None:
@@ -164,14 +189,19 @@ class ReloadingAuthorizer:
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self.current = PolicyAuthorizer(load_policy(self.path, self.known_routes))
+                    self.current = PolicyAuthorizer(load_policy(self.path, self.known_routes), self.max_statement_bytes)
                     log.info("policy reloaded", extra={"file": self.path})
                 except ConfigError as e:
                     log.error("policy reload failed; keeping the previous policy", extra={"error": e.message})
         return self.current
 
-    def check_statement(self, principal: Principal, sql: str, state: SessionState) -> Decision:
-        return self._fresh().check_statement(principal, sql, state)
+    def check_statement(
+        self, principal: Principal, sql: str, state: SessionState, analysed: Sequence[StatementInfo] | None = None
+    ) -> Decision:
+        return self._fresh().check_statement(principal, sql, state, analysed)
+
+    def slow_to_analyse(self, sql: str) -> bool:
+        return self._fresh().slow_to_analyse(sql)
 
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
         return self._fresh().check_session(principal, open_sessions, route)

@@ -11,4 +11,7 @@ def build_authorizer(config: Config) -> Authorizer:
     if not config.policy.file:
         return AllowAll()
     engines = [e.name for e in config.effective_engines()]
-    return ReloadingAuthorizer(config.resolve(config.policy.file), engines, config.policy.reload_interval_s)
+    return ReloadingAuthorizer(
+        config.resolve(config.policy.file), engines, config.policy.reload_interval_s,
+        max_statement_bytes=config.policy.max_statement_bytes,
+    )  # fmt: skip

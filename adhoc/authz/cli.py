@@ -34,7 +34,7 @@ def policy_check(
                 sql = f.read()
         except OSError as e:
             raise ConfigError(f"cannot read the SQL file: {e.strerror}", file=file) from None
-    authorizer = PolicyAuthorizer(policy)
+    authorizer = PolicyAuthorizer(policy, config.policy.max_statement_bytes)
     principal = Principal(user, frozenset(groups))
     state = SessionState()
     denied = False

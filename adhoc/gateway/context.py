@@ -11,6 +11,7 @@ from typing import Any
 
 from adhoc.auth import Authenticator, NoAuthentication
 from adhoc.authz import AllowAll, Authorizer
+from adhoc.authz.pool import AnalysisPool
 from adhoc.config import Config
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
@@ -36,4 +37,5 @@ class GatewayContext:
     audit: AuditSink | None = None
     sessions: SessionRegistry = field(default_factory=SessionRegistry)
     metrics: Metrics = field(default_factory=Metrics)
+    analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +131,46 @@ def test_the_jdbc_url_database_is_where_names_resolve(guarded: tuple[GatewayThre
         assert "dan may not read hr.salaries" in stmt.status.errorMessage
     finally:
         client.close()
+
+
+def _wide_union(n: int, last_table: str) -> str:
+    parts = [f"SELECT {i} AS n, 'x{i}' AS s FROM default.t{i % 50}" for i in range(n)]
+    return " UNION ALL ".join([*parts, f"SELECT 0, 'y' FROM {last_table}"])
+
+
+def test_oversized_statement_is_refused_with_the_limit(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    huge = _wide_union(30_000, "default.t0")  # about 1.5 MB
+    with hive.connect(gw.host, port=gw.port, username="dan") as conn:
+        cur = conn.cursor()
+        with pytest.raises(exc.OperationalError) as err:
+            cur.execute(huge)
+        status = err.value.args[0].status
+        assert status.sqlState == "42000"
+        assert "analyses at most 1,048,576 ([policy] max_statement_bytes)" in status.errorMessage
+
+
+def test_a_long_analysis_does_not_stall_other_clients(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    big = _wide_union(12_000, "hr.salaries")  # ~600 KB: about a second of analysis, then refused
+    with hive.connect(gw.host, port=gw.port, username="dan") as other:
+        quick = other.cursor()
+        finished: list[float] = []
+        span: dict[str, float] = {}
+
+        def run_big() -> None:
+            with hive.connect(gw.host, port=gw.port, username="dan") as conn:
+                span["start"] = time.monotonic()
+                with contextlib.suppress(exc.OperationalError):
+                    conn.cursor().execute(big)
+                span["end"] = time.monotonic()
+
+        worker = threading.Thread(target=run_big)
+        worker.start()
+        while worker.is_alive():
+            quick.execute("ADHOC DESC SESSION")  # answered by the gateway itself: its loop must be free
+            quick.fetchall()
+            finished.append(time.monotonic())
+        worker.join()
+    during = [t for t in finished if span["start"] < t < span["end"]]
+    assert len(during) >= 2, f"no other client was answered during the {span['end'] - span['start']:.2f} s analysis"
