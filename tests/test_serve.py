@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyhive import hive
+from pyhive import exc, hive
 
-from tests.sts import free_port
+from tests.sts import RunningSTS, free_port
 
 
 def embedded_engines(data_dir: Path) -> list[int]:
@@ -89,3 +89,38 @@ def test_missing_java_is_reported_clearly(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 1
     assert "needs Java 17" in out.stderr
+
+
+def test_big_statements_are_analysed_in_a_worker_of_a_real_server(tmp_path: Path, sts: RunningSTS) -> None:
+    """`python -m adhoc serve` as a process: big statements go to the spawned analysis worker, and
+    its verdicts are the policy's."""
+    (tmp_path / "policy.toml").write_text('[[rules]]\nprincipals = ["*"]\nread = ["default.*"]\n')
+    (tmp_path / "adhoc.toml").write_text(
+        f'[[engines]]\nname = "sts"\nkind = "local"\naddress = "{sts.address}"\n[policy]\nfile = "policy.toml"\n'
+    )
+    thrift_port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adhoc", "serve", "--config", str(tmp_path / "adhoc.toml"),
+         "--thrift-port", str(thrift_port), "--http-port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("adhoc ready")
+        parts = [f"SELECT {i} AS n FROM default.t{i % 9}" for i in range(2_000)]  # ~70 KB
+        with hive.connect("127.0.0.1", port=thrift_port, username="erin") as conn:
+            cur = conn.cursor()
+            for last, verdict in (("hr.salaries", "erin may not read hr.salaries"), ("default.t0", "")):
+                try:
+                    cur.execute(" UNION ALL ".join([*parts, f"SELECT 0 FROM {last}"]))
+                    outcome = ""
+                except exc.OperationalError as e:
+                    outcome = e.args[0].status.errorMessage
+                if verdict:
+                    assert verdict in outcome
+                else:  # allowed by the policy: the engine got it (and refused it in its own words)
+                    assert "permission denied" not in outcome and "Error running query" in outcome
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert proc.stderr is not None
+    assert "Traceback" not in proc.stderr.read()
