@@ -124,6 +124,11 @@ def analyze_statement(text: str, current_db: str, temp_views: frozenset[str]) ->
 
 def _analyze_chunk(chunk: _Chunk, sql: str, current_db: str, temp_views: frozenset[str]) -> StatementInfo:
     info = StatementInfo(chunk.text)
+    if "${" in sql:
+        # Spark substitutes ${var}, ${hiveconf:x}, ${env:X}, ${system:x} in the raw text after this
+        # check (quotes, comments and all): the statement it runs is not the one checked here, and
+        # ${env:...} reads the driver's environment. What it would become cannot be known: refused.
+        info.deny_class("variable substitution ${...}")
     if analyze_command(chunk.text, info, current_db, temp_views, analyze_statement):
         return info
     try:

@@ -21,7 +21,9 @@ log = logging.getLogger("adhoc.authz")
 # SET of these keys would move a session off its route or change what the engine loads or trusts:
 # catalog plugins (a class, or a replaced spark_catalog), the metastore, and the Hadoop filesystem
 # settings a session's reads and writes go through (Spark copies every SET key into them).
-PROTECTED_KEYS = ("spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
+# Who the engine session runs as: set by the gateway only, never by a client (see open_session).
+PROXY_USER_KEYS = ("hive.server2.proxy.user", "kyuubi.session.proxy.user")
+PROTECTED_KEYS = (*PROXY_USER_KEYS, "spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
                   "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*",
                   "spark.sql.catalog.*", "spark.sql.catalogimplementation", "spark.sql.hive.metastore.*",
                   "hive.metastore.*", "spark.hadoop.*", "fs.*")  # fmt: skip
@@ -95,10 +97,10 @@ class PolicyAuthorizer:
                         statement_class=kinds, tables_read=tuple(reads), tables_written=tuple(writes))  # fmt: skip
 
     def _refusal(self, user: str, grants: Grants, info: StatementInfo) -> str | None:
+        if info.denied_class and not grants.admin:  # first: the most specific reason
+            return f"permission denied: {info.denied_class} is not allowed for non-admin users"
         if info.unresolved and not grants.admin:
             return f"permission denied: the statement could not be fully analysed ({info.unresolved}); refusing it"
-        if info.denied_class and not grants.admin:
-            return f"permission denied: {info.denied_class} is not allowed for non-admin users"
         for key in info.conf_keys:
             if protected_key(key) and not grants.admin:
                 return f"permission denied: {user} may not SET {key} (routing and security settings are fixed)"

@@ -25,6 +25,7 @@ from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.operations import Operation, SyntheticResult, answer_synthetic
+from adhoc.gateway.session_conf import check_session_conf, split_route_request
 from adhoc.gateway.sessions import SessionRecord
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
@@ -46,7 +47,6 @@ _METADATA_TARGETS = {  # call -> (schema field, table field) pairs in its reques
     "GetPrimaryKeys": ((3, 4),),
     "GetCrossReference": ((3, 4), (6, 7)),
 }
-_ROUTE_KEYS = ("adhoc.route", "set:hiveconf:adhoc.route", "set:hivevar:adhoc.route")
 
 
 @dataclass
@@ -137,12 +137,12 @@ class CallHandler:
         req = hs2.request_of(request.args)
         conf = hs2.read_string_map(req.map(4))
         principal = self.principal or await self.login(req.text(2) or "", req.text(3) or "")
-        requested = next((conf[k] for k in _ROUTE_KEYS if conf.get(k)), None)
-        conf = {k: v for k, v in conf.items() if not _is_adhoc_key(k)}
+        requested, conf = split_route_request(conf)
         started = time.monotonic()
         decision = self.ctx.authorizer.check_session(principal, self.ctx.sessions.open_count(principal.name), requested)
         if not decision.allowed:
             raise PermissionDenied(decision.reason)
+        check_session_conf(self.ctx.authorizer, principal, conf)
         authorizer = self.ctx.authorizer
         route = await self.ctx.router.route(
             principal.name, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
@@ -395,7 +395,3 @@ def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:
         return hs2.reply(header.name, header.seqid, resp)
     resp.set(3, STRUCT, prepend_log_lines(resp.struct(3), lines, protocol))
     return encode_message(header.name, header.type, header.seqid, body)
-
-
-def _is_adhoc_key(key: str) -> bool:
-    return key.split(":")[-1].startswith("adhoc.")

@@ -169,6 +169,11 @@ DENIED = [
     ("SET spark.hadoop.fs.s3a.endpoint = http://evil:9000", "may not SET spark.hadoop.fs.s3a.endpoint"),
     ("SET fs.s3a.endpoint = http://evil:9000", "may not SET fs.s3a.endpoint"),
     ("RESET spark.sql.extensions", "may not SET spark.sql.extensions"),
+    # Spark rewrites ${...} in the raw text after the check: a SET value becomes SQL, env leaks
+    ("SELECT ${spark.sql.shuffle.partitions} AS n FROM sales.orders", "variable substitution"),
+    ("SELECT '${env:HOME}' AS leak", "variable substitution"),
+    ("SELECT * FROM sales.orders -- ${hivevar:x}", "variable substitution"),
+    ("SET hive.server2.proxy.user = carol", "may not SET hive.server2.proxy.user"),
 ]
 
 # Statements in the corpus that Spark itself would refuse to parse: the analyser must not allow them.

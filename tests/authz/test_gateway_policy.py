@@ -174,3 +174,38 @@ def test_a_long_analysis_does_not_stall_other_clients(guarded: tuple[GatewayThre
         worker.join()
     during = [t for t in finished if span["start"] < t < span["end"]]
     assert len(during) >= 2, f"no other client was answered during the {span['end'] - span['start']:.2f} s analysis"
+
+
+def test_substituted_variables_cannot_smuggle_sql(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        cur = conn.cursor()
+        cur.execute("SET x = (SELECT max(pay) FROM hr.salaries)")  # a value, harmless on its own
+        with pytest.raises(exc.OperationalError, match=r"variable substitution \$\{...\} is not allowed"):
+            cur.execute("SELECT ${x}")  # Spark would run SELECT (SELECT max(pay) FROM hr.salaries)
+
+
+@pytest.mark.parametrize(
+    ("conf", "reason"),
+    [
+        ({"set:hiveconf:spark.yarn.queue": "root.prod"}, "alice may not SET spark.yarn.queue"),
+        ({"spark.sql.catalog.mine": "org.example.Catalog"}, "alice may not SET spark.sql.catalog.mine"),
+        ({"set:hiveconf:hive.server2.proxy.user": "carol"}, "hive.server2.proxy.user is set by the gateway"),
+    ],
+)
+def test_session_conf_is_checked_like_set(guarded: tuple[GatewayThread, Path], conf: dict[str, str],
+                                          reason: str) -> None:  # fmt: skip
+    gw, _ = guarded
+    with pytest.raises(exc.OperationalError, match=reason):
+        hive.connect(gw.host, port=gw.port, username="alice", configuration=conf)
+    with hive.connect(gw.host, port=gw.port, username="alice",
+                      configuration={"set:hiveconf:spark.sql.shuffle.partitions": "7"}) as conn:  # fmt: skip
+        cur = conn.cursor()
+        cur.execute("SET spark.sql.shuffle.partitions")
+        assert cur.fetchall() == [("spark.sql.shuffle.partitions", "7")]
+
+
+def test_no_client_picks_its_engine_user_even_without_a_policy(gateway: GatewayThread) -> None:
+    for key in ("hive.server2.proxy.user", "set:hiveconf:kyuubi.session.proxy.user"):
+        with pytest.raises(exc.OperationalError, match="is set by the gateway"):
+            hive.connect(gateway.host, port=gateway.port, username="mallory", configuration={key: "carol"})
