@@ -25,7 +25,7 @@ from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.operations import Operation, SyntheticResult, answer_synthetic
-from adhoc.gateway.session_conf import check_session_conf, split_route_request
+from adhoc.gateway.session_conf import check_session_conf, conf_name, split_route_request
 from adhoc.gateway.sessions import SessionRecord
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
@@ -266,7 +266,7 @@ class CallHandler:
         decision = authorizer.check_statement(principal, statement, state, analysed)
         for key, value in hs2.read_string_map(req.map(3)).items():
             if decision.allowed:  # a per-statement conf overlay is a SET in disguise
-                decision = self.ctx.authorizer.check_statement(principal, f"SET {key}={value}", session.state)
+                decision = authorizer.check_statement(principal, f"SET {conf_name(key)}={value}", state)
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement", session)
         run_async = req.bool(4)

@@ -19,6 +19,7 @@ from adhoc.config import AuditConfig, PolicyConfig
 from tests.authz.corpus import POLICY
 from tests.gateway.test_beeline import beeline
 from tests.gateway_harness import GatewayThread, gateway_config
+from tests.hs2_raw import RawClient
 from tests.sts import RunningSTS
 
 
@@ -209,3 +210,18 @@ def test_no_client_picks_its_engine_user_even_without_a_policy(gateway: GatewayT
     for key in ("hive.server2.proxy.user", "set:hiveconf:kyuubi.session.proxy.user"):
         with pytest.raises(exc.OperationalError, match="is set by the gateway"):
             hive.connect(gateway.host, port=gateway.port, username="mallory", configuration={key: "carol"})
+
+
+@pytest.mark.parametrize("key", ["spark.yarn.queue", "set:hiveconf:spark.yarn.queue"])
+def test_statement_conf_overlay_is_checked_like_set(guarded: tuple[GatewayThread, Path], key: str) -> None:
+    gw, _ = guarded
+    client = RawClient(gw.host, gw.port)
+    try:
+        client.sasl_login("alice")
+        session = client.open_session("alice").sessionHandle
+        req = ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1", confOverlay={key: "root.prod"})
+        status = client.call("ExecuteStatement", req).status
+        assert status.statusCode == ttypes.TStatusCode.ERROR_STATUS
+        assert "alice may not SET spark.yarn.queue" in status.errorMessage
+    finally:
+        client.close()
