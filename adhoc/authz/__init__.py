@@ -21,10 +21,27 @@ if TYPE_CHECKING:
 
 @dataclass
 class SessionState:
-    """What name resolution needs to know about a session, updated as statements are allowed."""
+    """What name resolution needs to know about a session, moved by statements the engine ran."""
 
     current_db: str = "default"
     temp_views: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """How an allowed statement moves the session's name resolution (USE, temporary views). The
+    caller applies it once the engine has run the statement: had the engine refused a `USE hr2`,
+    the gateway would resolve names in hr2 while the engine resolves them in default."""
+
+    use_db: str | None = None
+    views_created: frozenset[str] = frozenset()
+    views_dropped: frozenset[str] = frozenset()
+
+    def apply(self, state: SessionState) -> None:
+        if self.use_db:
+            state.current_db = self.use_db
+        state.temp_views |= self.views_created
+        state.temp_views -= self.views_dropped
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class Decision:
     statement_class: str = ""
     tables_read: tuple[str, ...] = ()
     tables_written: tuple[str, ...] = ()
+    change: StateChange | None = None  # to apply to the session when the engine has run it
 
 
 ALLOW = Decision(True, reason="no policy configured")

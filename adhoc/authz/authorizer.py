@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
 
 from adhoc.auth import Principal
-from adhoc.authz import Decision, SessionState
+from adhoc.authz import Decision, SessionState, StateChange
 from adhoc.authz.analyzer import StatementInfo, analyze
 from adhoc.authz.names import TableRef
 from adhoc.authz.policy import Grants, Policy, load_policy
@@ -87,14 +87,10 @@ class PolicyAuthorizer:
             if refusal is not None:
                 return Decision(False, refusal, statement_class=info.kind, tables_read=tuple(reads),
                                 tables_written=tuple(writes))  # fmt: skip
-        for info in infos:  # all allowed: the session moves on
-            if info.use_db:
-                state.current_db = info.use_db
-            state.temp_views |= info.temp_views_created
-            state.temp_views -= info.temp_views_dropped
         kinds = ",".join(sorted({i.kind for i in infos}))
         return Decision(True, "allowed by " + ", ".join(grants.rules), rule=",".join(grants.rules),
-                        statement_class=kinds, tables_read=tuple(reads), tables_written=tuple(writes))  # fmt: skip
+                        statement_class=kinds, tables_read=tuple(reads), tables_written=tuple(writes),
+                        change=_state_change(infos))  # fmt: skip
 
     def _refusal(self, user: str, grants: Grants, info: StatementInfo) -> str | None:
         if info.denied_class and not grants.admin:  # first: the most specific reason
@@ -155,6 +151,19 @@ class PolicyAuthorizer:
         if grants.can_read(ref):
             return Decision(True, f"read on {ref}")
         return Decision(False, self._missing(principal.name, "read", ref))
+
+
+def _state_change(infos: Sequence[StatementInfo]) -> StateChange | None:
+    use_db: str | None = None
+    created: set[str] = set()
+    dropped: set[str] = set()
+    for info in infos:
+        use_db = info.use_db or use_db
+        created = (created | info.temp_views_created) - info.temp_views_dropped
+        dropped = (dropped | info.temp_views_dropped) - info.temp_views_created
+    if use_db is None and not created and not dropped:
+        return None
+    return StateChange(use_db, frozenset(created), frozenset(dropped))
 
 
 def _is_pattern(text: str) -> bool:

@@ -42,6 +42,8 @@ def policy_check(
         decision = authorizer.check_statement(principal, statement, state)
         if decision.allowed:
             print("ALLOW", file=out)
+            if decision.change is not None:  # as if the engine ran it: later statements resolve after it
+                decision.change.apply(state)
         else:
             denied = True
             print(f"DENY: {decision.reason}", file=out)

@@ -269,8 +269,9 @@ class CallHandler:
                 decision = authorizer.check_statement(principal, f"SET {conf_name(key)}={value}", state)
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement", session)
-        run_async = req.bool(4)
-        if run_async:
+        # A statement that moves name resolution (USE, temporary views) is waited for here even when
+        # the client asked for async: the session follows it only once the engine has run it.
+        if req.bool(4) and decision.change is None:
             reply = await self.forward(session.backend, request.raw)
             if op := self._register_operation(session, reply, record=session.record):
                 op.running = True
@@ -287,6 +288,8 @@ class CallHandler:
         failure = await wait_for_operation(session.backend, op, self.ctx.metrics)
         op.running = False
         if failure is None:
+            if decision.change is not None:
+                decision.change.apply(session.state)
             return reply
         self.operations.pop(op.handle.guid, None)
         session.operations.pop(op.handle.guid, None)

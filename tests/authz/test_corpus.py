@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pyhive import hive
 
 from adhoc.auth import Principal
-from adhoc.authz import SessionState
+from adhoc.authz import Decision, SessionState
 from adhoc.authz.authorizer import PolicyAuthorizer
 from adhoc.authz.policy import load_policy
 from tests.authz.corpus import ALLOWED, DENIED, NOT_SPARK_SQL, POLICY
@@ -53,15 +53,24 @@ def test_users_no_rule_names_may_do_nothing(authorizer: PolicyAuthorizer) -> Non
 
 def test_session_state_follows_use_and_temp_views(authorizer: PolicyAuthorizer) -> None:
     state = SessionState()
-    assert authorizer.check_statement(ALICE, "USE sales", state).allowed
-    assert authorizer.check_statement(ALICE, "SELECT * FROM orders", state).tables_read == ("sales.orders",)
+
+    def run(sql: str) -> Decision:  # as the gateway does: the state moves once the engine ran it
+        decision = authorizer.check_statement(ALICE, sql, state)
+        if decision.allowed and decision.change is not None:
+            decision.change.apply(state)
+        return decision
+
+    use = authorizer.check_statement(ALICE, "USE sales", state)
+    assert use.allowed and state.current_db == "default"  # not before the engine has run it
+    assert run("USE sales").allowed
+    assert run("SELECT * FROM orders").tables_read == ("sales.orders",)
     # a temp view is not a table: its definition is checked when it is created
-    assert authorizer.check_statement(ALICE, "CREATE TEMP VIEW hr_copy AS SELECT * FROM orders", state).allowed
-    assert authorizer.check_statement(ALICE, "SELECT * FROM hr_copy", state).allowed
-    assert authorizer.check_statement(ALICE, "DROP VIEW hr_copy", state).allowed
-    assert authorizer.check_statement(ALICE, "SELECT * FROM hr_copy", state).tables_read == ("sales.hr_copy",)
+    assert run("CREATE TEMP VIEW hr_copy AS SELECT * FROM orders").allowed
+    assert run("SELECT * FROM hr_copy").allowed
+    assert run("DROP VIEW hr_copy").allowed
+    assert run("SELECT * FROM hr_copy").tables_read == ("sales.hr_copy",)
     # a refused USE changes nothing
-    assert not authorizer.check_statement(ALICE, "USE hr; SELECT * FROM salaries", state).allowed
+    assert not run("USE hr; SELECT * FROM salaries").allowed
     assert state.current_db == "sales"
 
 

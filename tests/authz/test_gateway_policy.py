@@ -225,3 +225,23 @@ def test_statement_conf_overlay_is_checked_like_set(guarded: tuple[GatewayThread
         assert "alice may not SET spark.yarn.queue" in status.errorMessage
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("run_async", [True, False], ids=["async", "sync"])
+def test_a_use_the_engine_refused_does_not_move_name_resolution(
+    guarded: tuple[GatewayThread, Path], sts: RunningSTS, run_async: bool
+) -> None:
+    """alice may read sales.*; `USE sales` fails on an engine without that database. Had the
+    gateway moved anyway, `secret` would be checked as sales.secret and read as default.secret."""
+    with hive.connect(sts.host, port=sts.port, username="setup") as direct:
+        cur = direct.cursor()
+        cur.execute("DROP DATABASE IF EXISTS sales CASCADE")
+        cur.execute("CREATE TABLE IF NOT EXISTS default.secret (x INT) USING parquet")
+    gw, _ = guarded
+    with hive.connect(gw.host, port=gw.port, username="alice") as conn:
+        cur = conn.cursor()
+        with pytest.raises(exc.OperationalError, match=r"SCHEMA_NOT_FOUND|not found"):
+            cur.execute("USE sales", async_=run_async)
+            cur.fetchall()  # the async case would see the failure here, if not at execute
+        with pytest.raises(exc.OperationalError, match=r"alice may not read default\.secret"):
+            cur.execute("SELECT * FROM secret")
