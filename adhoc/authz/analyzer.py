@@ -169,7 +169,7 @@ class _Walker:
 
     def statement(self, node: exp.Expr) -> None:
         info = self.info
-        if isinstance(node, exp.Query):
+        if isinstance(node, exp.Query | exp.Values):
             info.kind = "query"
         elif isinstance(node, exp.Insert):
             info.kind = "insert"
@@ -231,6 +231,15 @@ class _Walker:
             info.deny_class("LOAD DATA")
         elif isinstance(node, exp.Declare):
             info.kind = "declare variable"
+        elif isinstance(node, exp.Comment):  # COMMENT ON TABLE / DATABASE: changes the object
+            kind = str(node.args.get("kind") or "").upper()
+            info.kind = f"comment on {kind.lower()}"
+            if kind in ("DATABASE", "SCHEMA", "NAMESPACE"):
+                info.databases_written.add(node.this.name.lower())
+            elif kind in ("TABLE", "VIEW"):
+                self.write(node.this)
+            else:
+                info.fail(f"COMMENT ON {kind} is not understood")
         else:
             info.fail(f"statement kind {type(node).__name__} is not understood")
         self.scan(node)
@@ -386,7 +395,7 @@ class _Walker:
             return parent.this is table
         if isinstance(parent, exp.AlterRename):
             return True  # the new name: written, by the ALTER branch
-        if isinstance(parent, exp.Use | exp.Cache | exp.Uncache | exp.Refresh | exp.Describe):
+        if isinstance(parent, exp.Use | exp.Cache | exp.Uncache | exp.Refresh | exp.Describe | exp.Comment):
             return True  # handled by the statement itself
         return isinstance(parent, exp.LikeProperty)
 

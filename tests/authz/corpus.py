@@ -79,6 +79,8 @@ ALLOWED = [
     "CREATE TABLE scratch_alice.d (id INT) USING `delta`",
     "RESET",
     "RESET spark.sql.shuffle.partitions",
+    "VALUES (1, 'a'), (2, 'b')",
+    "COMMENT ON TABLE scratch_alice.t IS 'mine'",
 ]
 
 # statement -> a piece of the reason
@@ -174,6 +176,9 @@ DENIED = [
     ("SELECT '${env:HOME}' AS leak", "variable substitution"),
     ("SELECT * FROM sales.orders -- ${hivevar:x}", "variable substitution"),
     ("SET hive.server2.proxy.user = carol", "may not SET hive.server2.proxy.user"),
+    ("COMMENT ON TABLE sales.orders IS 'mine now'", "may not write sales.orders"),
+    ("COMMENT ON DATABASE sales IS 'x'", "may not create, alter or drop database sales"),
+    ("VALUES ((SELECT max(pay) FROM hr.salaries))", "may not read hr.salaries"),
 ]
 
 # Statements in the corpus that Spark itself would refuse to parse: the analyser must not allow them.
