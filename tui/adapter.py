@@ -101,6 +101,10 @@ class Cursor(abc.ABC):
 
 
 class Connection(abc.ABC):
+    # Bumped each time the connection had to be opened again (a new session on the server):
+    # the app re-reads the session panel when it changes.
+    generation: int = 0
+
     @abc.abstractmethod
     def execute(self, sql: str) -> Cursor: ...
 

@@ -84,6 +84,7 @@ class AdhocSqlApp(App[None]):
         self.running = False
         self._cancel = threading.Event()
         self.session: SessionInfo | None = None
+        self._generation = connection.generation
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -140,6 +141,10 @@ class AdhocSqlApp(App[None]):
         finally:
             self.running = False
             self.cursor = None
+            if self.connection.generation != self._generation:  # reconnected: a new session
+                self._generation = self.connection.generation
+                self.call_from_thread(self.query_one(LogPane).add, "── reconnected: a new session on the server")
+                self.call_from_thread(self.load_session)
 
     def _run_one(self, statement: str) -> bool:
         """Run one statement to its end; False stops the rest of the batch."""

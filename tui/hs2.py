@@ -6,6 +6,7 @@ on a connection holds its lock; the app's workers may call from any thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -71,8 +72,10 @@ class HS2Cursor(Cursor):
         with self._conn.lock:
             try:
                 resp = self._cursor.poll(get_progress_update=True)
-            except (exc.Error, TTransportException) as e:
+            except exc.Error as e:
                 return QueryStatus(State.ERROR, error=query_error(e))
+            except (TTransportException, OSError) as e:
+                return QueryStatus(State.ERROR, error=self._conn.broke(e))
         state = resp.operationState
         progress = None
         update = getattr(resp, "progressUpdateResponse", None)
@@ -112,6 +115,8 @@ class HS2Cursor(Cursor):
                 rows = self._cursor.fetchmany(max_rows)
             except exc.Error as e:
                 raise query_error(e) from None
+            except (TTransportException, OSError) as e:
+                raise self._conn.broke(e) from None
         if len(rows) < max_rows:
             self._done = True
         if not rows and self._done:
@@ -144,10 +149,17 @@ class HS2Connection(Connection):
                  configuration: dict[str, str] | None = None) -> None:  # fmt: skip
         self.host, self.port, self.user = host, port, user
         self.lock = threading.RLock()
+        self._password = password  # kept to reconnect after the server went away; never shown
+        self._configuration = {**SESSION_CONF, **(configuration or {})}
+        self.broken = False  # the transport failed: the next statement opens a new connection
+        self._conn = self._open()
+
+    def _open(self) -> hive.Connection:
+        host, port, password = self.host, self.port, self._password
         try:
-            self._conn = hive.connect(
-                host, port=port, username=user, password=password or None,
-                auth="CUSTOM" if password else "NONE", configuration={**SESSION_CONF, **(configuration or {})},
+            return hive.connect(
+                host, port=port, username=self.user, password=password or None,
+                auth="CUSTOM" if password else "NONE", configuration=self._configuration,
             )  # fmt: skip
         except TTransportException as e:
             refusal = _sasl_refusal(str(e))
@@ -159,27 +171,47 @@ class HS2Connection(Connection):
         except OSError as e:
             raise ConnectError(f"cannot connect to {host}:{port}: {e}") from None
 
+    def _usable(self) -> hive.Connection:
+        """The connection, opened again (a new session) if the last one broke: a gateway restart
+        costs the statement that met it, not the rest of the user's work."""
+        if self.broken:
+            try:
+                self._conn = self._open()
+            except ConnectError as e:
+                raise QueryError(f"{e} (will try again with the next statement)") from None
+            self.broken = False
+            self.generation += 1
+        return self._conn
+
+    def broke(self, error: Exception) -> QueryError:
+        self.broken = True
+        return QueryError(f"the connection to {self.host}:{self.port} broke ({error or 'closed'}); "
+                          "the next statement reconnects")  # fmt: skip
+
     def execute(self, sql: str) -> Cursor:
         with self.lock:
-            cursor = self._conn.cursor()
+            cursor = self._usable().cursor()
             try:
                 cursor.execute(sql, async_=True)
             except exc.Error as e:
                 raise query_error(e) from None
-            except TTransportException as e:
-                raise QueryError(f"the connection to {self.host}:{self.port} broke: {e}") from None
+            except (TTransportException, OSError) as e:
+                raise self.broke(e) from None
         return HS2Cursor(self, cursor)
 
     def _rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self.lock:
-            cursor = self._conn.cursor()
+            cursor = self._usable().cursor()
             try:
                 cursor.execute(sql)
                 return list(cursor.fetchall())
             except exc.Error as e:
                 raise query_error(e) from None
+            except (TTransportException, OSError) as e:
+                raise self.broke(e) from None
             finally:
-                cursor.close()
+                with contextlib.suppress(exc.Error, TTransportException, OSError):
+                    cursor.close()
 
     def databases(self) -> list[str]:
         return sorted(str(r[0]) for r in self._rows("SHOW DATABASES"))
@@ -200,13 +232,13 @@ class HS2Connection(Connection):
         info = SessionInfo(user=self.user, server=f"{self.host}:{self.port}")
         try:
             with self.lock:
-                cursor = self._conn.cursor()
+                cursor = self._usable().cursor()
                 cursor.execute("ADHOC DESC SESSION")
                 names = [d[0] for d in cursor.description or []]
                 rows = cursor.fetchall()
                 cursor.close()
-        except (exc.Error, TTransportException):
-            return info  # not an adhoc gateway
+        except (exc.Error, TTransportException, OSError, QueryError):
+            return info  # not an adhoc gateway, or not reachable now
         if rows:
             row = dict(zip(names, rows[0], strict=False))
             info.session_id = str(row.pop("session_id", "") or "")

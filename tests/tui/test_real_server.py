@@ -11,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import TextArea
 
-from tests.gateway_harness import GatewayThread
+from tests.gateway_harness import GatewayThread, gateway_config
+from tests.sts import RunningSTS
 from tests.tui.test_app import settle
-from tui.adapter import State
+from tui.adapter import QueryError, State
 from tui.app import AdhocSqlApp
 from tui.hs2 import HS2Connection
 from tui.widgets.log_pane import LogPane
@@ -135,3 +137,31 @@ def _wait_for(tmux: list[str], text: str, timeout: float) -> str:
     size = subprocess.run([*tmux, "display", "-p", "-t", "t", "#{window_width}x#{window_height}"],
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     raise AssertionError(f"{text!r} never appeared on the {size} screen:\n{screen}")
+
+
+def _run(conn: HS2Connection, sql: str) -> list[object]:
+    cursor = conn.execute(sql)
+    while (status := cursor.poll()).state is State.RUNNING:
+        time.sleep(0.05)
+    if status.error is not None:
+        raise status.error
+    table = cursor.fetch(100)
+    return [] if table is None else table.column(0).to_pylist()
+
+
+def test_a_gateway_restart_costs_one_statement_not_the_session(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address))
+    port = gw.port
+    conn = HS2Connection(gw.host, port, "tess")
+    try:
+        assert _run(conn, "SELECT 1") == [1]
+        gw.stop()  # a deployment: the gateway goes and comes back on the same port
+        gw = GatewayThread(gateway_config(sts.address, thrift_port=port))
+        with pytest.raises(QueryError, match=r"broke .*the next statement reconnects"):
+            _run(conn, "SELECT 2")
+        assert _run(conn, "SELECT 3") == [3]
+        assert conn.generation == 1
+        assert conn.session_info().session_id  # the new session, as the gateway describes it
+    finally:
+        conn.close()
+        gw.stop()
