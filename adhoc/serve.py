@@ -65,7 +65,7 @@ class Gateway:
         self._stopped = True
         await self.thrift.stop(self.config.server.drain_timeout_s)
         await self.http.cleanup()
-        self.ctx.analysis_pool.close()
+        await self.ctx.analysis_pool.close()
         if self.embedded is not None:
             await self.embedded.stop()
 

@@ -31,7 +31,9 @@ class AnalysisPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, _analyze, sql, current_db, temp_views)
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    async def close(self) -> None:
+        """Stop the worker. Waits for it (off the loop): an executor left to the interpreter's exit
+        hook fails there on a closed pipe ('Exception ignored ... Bad file descriptor')."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
