@@ -65,6 +65,9 @@ class SqlEditor(Vertical):
     async def close_buffer(self) -> None:
         if len(self.query(TabPane)) > 1 and self.tabs.active:
             await self.tabs.remove_pane(self.tabs.active)
+            # the tab that becomes active is chosen after this refresh: focus its editor then, or
+            # the next keystrokes go nowhere
+            self.call_after_refresh(lambda: self.area.focus())
 
     def format_buffer(self) -> None:
         area = self.area
