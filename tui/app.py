@@ -237,7 +237,9 @@ class AdhocSqlApp(App[None]):
             self.call_from_thread(self.notify, "that was all")
             return
         table = pa.concat_tables([results.table, page.cast(results.table.schema)])
-        self.call_from_thread(self._show, table, results.columns, page.num_rows == PAGE_ROWS)  # type: ignore[arg-type]
+        more = page.num_rows == PAGE_ROWS
+        self.call_from_thread(self._show, table, results.columns, more)  # type: ignore[arg-type]
+        self.call_from_thread(self.query_one(StatusBar).done, f"✓ {table.num_rows:,}{'+' if more else ''} rows fetched")
 
     # -- editor, catalog, history ---------------------------------------------------------------
 

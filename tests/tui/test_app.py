@@ -104,6 +104,8 @@ async def test_fetch_more_pages(tmp_path: Path) -> None:
                 break
         assert f"{PAGE_ROWS + 7:,} rows" in summary(app)
         assert app.query_one(ResultsView).table.num_rows == PAGE_ROWS + 7  # type: ignore[union-attr]
+        await pilot.pause(0.1)
+        assert f"{PAGE_ROWS + 7:,} rows fetched" in str(app.query_one(StatusBar).render())
 
 
 async def test_export_csv_json_parquet(tmp_path: Path) -> None:
