@@ -73,7 +73,8 @@ class PolicyAuthorizer:
         grants = self._grants(principal)
         if not grants.rules:
             return Decision(False, f"permission denied: no rule in {self._file()} grants anything to {principal.name}")
-        size = len(sql.encode("utf-8", "surrogatepass"))
+        # UTF-8 takes at most 4 bytes a character: only texts that could be over the bound are encoded
+        size = len(sql.encode("utf-8", "surrogatepass")) if len(sql) * 4 > self.max_statement_bytes else 0
         if size > self.max_statement_bytes:
             return Decision(False, f"permission denied: the statement is {size:,} bytes; the gateway analyses at "
                                    f"most {self.max_statement_bytes:,} ([policy] max_statement_bytes)")  # fmt: skip
