@@ -9,7 +9,11 @@
     ├── UnknownHandle               a session/operation handle this connection did not create
     ├── EngineError                 sqlState 08S01: an engine cannot be reached or went away
     │   └── EngineUnavailable       no engine can take a new session right now
-    └── UnsupportedCall             a call the gateway refuses on purpose (delegation tokens, ...)
+    ├── UnsupportedCall             a call the gateway refuses on purpose (delegation tokens, ...)
+    └── LogCollectionError          engine logs: the K8s API or the log store failed; retried, never fatal
+        ├── PodApiError             a K8s API call failed (carries the HTTP status, 0 = no answer)
+        │   └── WatchExpired        410 Gone: the watch's resourceVersion is too old, list again
+        └── LogStoreError           the log store cannot be reached or did not keep what was written
 
 Each class knows how it travels on the wire: the HS2 TStatus code, sqlState and error code a
 synthesised reply carries. The gateway turns any AdhocError raised while handling a call into an
@@ -81,3 +85,22 @@ class EngineUnavailable(EngineError):
 class UnsupportedCall(AdhocError):
     sql_state = "HYC00"
     error_code = 50007
+
+
+class LogCollectionError(AdhocError):
+    pass
+
+
+class PodApiError(LogCollectionError):
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WatchExpired(PodApiError):
+    def __init__(self, message: str = "resourceVersion expired (410 Gone)") -> None:
+        super().__init__(message, 410)
+
+
+class LogStoreError(LogCollectionError):
+    pass

@@ -1,0 +1,66 @@
+"""A real S3 API on loopback (moto's server) that a test can stop and start again on the same port.
+
+moto keeps its buckets in the process, so a restarted server still has what was stored: a stop is
+an outage, not a loss.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+CREDENTIALS = {"key": "testing", "secret": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class S3Server:
+    port: int = field(default_factory=free_port)
+    _server: ThreadedMotoServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def options(self) -> dict[str, str]:
+        return {"endpoint_url": self.endpoint, **CREDENTIALS}
+
+    def start(self) -> None:
+        for _ in range(50):  # the port may linger for a moment after a stop
+            try:
+                self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+                self._server.start()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto could not listen on {self.port} again")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+
+    def objects(self, bucket: str) -> dict[str, bytes]:
+        client = self.client()
+        out = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        return out
