@@ -26,7 +26,7 @@ from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.operations import Operation, SyntheticResult, answer_synthetic
 from adhoc.gateway.session_conf import check_session_conf, conf_name, split_route_request
-from adhoc.gateway.sessions import SessionRecord
+from adhoc.gateway.sessions import SessionRecord, new_session_id
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
@@ -157,7 +157,11 @@ class CallHandler:
             req.set(3, STRING, password.encode())
         else:
             req.fields.pop(3, None)
-        req.set(4, MAP, hs2.string_map(engine.session_conf(conf, principal.name if engine.user else None)))
+        session_id = new_session_id()  # before the engine hears of it: its conf may carry the id
+        engine_conf = engine.session_conf(
+            conf, principal.name if engine.user else None, session_id=session_id, user=principal.name
+        )
+        req.set(4, MAP, hs2.string_map(engine_conf))
         reply = await self.forward(backend, encode_message("OpenSession", CALL, request.header.seqid, request.args))
         resp = _successful_response(reply)
         if resp is None:
@@ -167,7 +171,8 @@ class CallHandler:
         if handle is None or handle_struct is None:
             raise EngineError(f"engine {engine.name} opened a session without a handle")
         record = SessionRecord(
-            session_id=handle.id, user=principal.name, route=engine.kind, engine=engine.name,
+            session_id=session_id, engine_session_id=handle.id, user=principal.name, route=engine.kind,
+            engine=engine.name,
             route_reason=route.reason, app_id=engine.app_id, spark_ui_url=engine.spark_ui_url,
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.int(2) or protocol,
         )  # fmt: skip
