@@ -43,6 +43,15 @@ class Engine:
             spark_ui_url=config.spark_ui_url,
         )
 
+    def login_for(self, user: str, password: str) -> tuple[str, str]:
+        """The user and password that open connections and sessions on this engine for `user`: the
+        engine's service account when it has one (`user` then runs as a proxy user), else the
+        client's own credentials."""
+        return (self.user, self.password) if self.user else (user, password)
+
+    def proxy_user_for(self, user: str) -> str | None:
+        return user if self.user else None
+
     def session_conf(
         self, client_conf: Mapping[str, str], proxy_user: str | None, *, session_id: str = "", user: str = ""
     ) -> dict[str, str]:
