@@ -4,8 +4,9 @@
     reply = await conn.call(message)       # unframed Thrift message -> the engine's Reply
     conn.broken / conn.busy / conn.close()
 
-`BackendConnection` (gateway/backend.py) is the real one, over TCP with SASL PLAIN; tests and the
-benchmark put the sans-IO fake engine (`adhoc.gateway.fake_engine`) behind the same two names.
+`BackendConnection.connect` (gateway/backend.py) is the real connector, over TCP with SASL PLAIN;
+the fast call-layer tests (tests/gateway/fast/) plug in the fake engine of `benchmarks/fake_engine.py`
+(`FakeEngine().connector`), which the robustness tests and the benchmark also run on TCP.
 """
 
 from __future__ import annotations
