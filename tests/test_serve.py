@@ -63,7 +63,13 @@ def test_serve_embedded_engine_end_to_end(served: Served) -> None:
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(60) == 0
     assert served.proc.stderr is not None
-    assert "no [policy] file configured" in served.proc.stderr.read()
+    stderr = served.proc.stderr.read()
+    assert "no [policy] file configured" in stderr
+    # what a new user watching the terminal reads during the ~50 s first start
+    log_path = served.data_dir / "adhoc" / "embedded" / "sts.log"
+    assert "adhoc: starting the embedded Spark Thrift Server (local[*]) on 127.0.0.1:" in stderr
+    assert f"log at {log_path}" in stderr
+    assert "adhoc: the embedded Spark Thrift Server is up after" in stderr
     deadline = time.monotonic() + 20
     while embedded_engines(served.data_dir):
         assert time.monotonic() < deadline, "the embedded engine outlived the gateway"

@@ -24,6 +24,7 @@ from adhoc.errors import AdhocError, EngineError, PermissionDenied, ProtocolErro
 from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.login import login
 from adhoc.gateway.operations import Operation, SyntheticResult, answer_synthetic
 from adhoc.gateway.session_conf import check_session_conf, conf_name, split_route_request
 from adhoc.gateway.sessions import SessionRecord
@@ -76,24 +77,9 @@ class CallHandler:
     # -- login -----------------------------------------------------------------------------------
 
     async def login(self, user: str, password: str) -> Principal:
-        try:
-            principal = await self.ctx.authenticator.authenticate(user, password, self.peer)
-        except AdhocError as e:
-            self.ctx.metrics.logins.labels("failure").inc()
-            self._audit_login(user, False, e.message)
-            raise
-        self.ctx.metrics.logins.labels("success").inc()
-        self._audit_login(principal.name, True, "")
+        principal = await login(self.ctx, user, password, self.peer, via="thrift")
         self.principal, self.password = principal, password
         return principal
-
-    def _audit_login(self, user: str, allowed: bool, reason: str) -> None:
-        event = {"event": "login", "time": time.time(), "user": user, "client": self.peer,
-                 "decision": "allow" if allowed else "deny", "reason": reason}  # fmt: skip
-        if self.ctx.audit is not None:
-            self.ctx.audit(event)
-        elif not allowed:
-            log.info("login refused", extra={"user": user, "client": self.peer, "reason": reason})
 
     # -- dispatch --------------------------------------------------------------------------------
 

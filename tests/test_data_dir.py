@@ -1,0 +1,61 @@
+"""One adhoc per data dir: a second `adhoc serve` on it says who holds it, at once, and exits 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adhoc.engines.data_dir import DataDirLock
+from adhoc.errors import StartupConflict
+from tests.sts import free_port
+
+
+def test_a_second_lock_names_the_holder(tmp_path: Path) -> None:
+    first = DataDirLock(str(tmp_path / "data"))
+    first.acquire()
+    second = DataDirLock(str(tmp_path / "data"))
+    with pytest.raises(StartupConflict) as e:
+        second.acquire()
+    assert e.value.message == (
+        f"another adhoc (pid {os.getpid()}) is using data dir {tmp_path / 'data'}; stop it or use --data-dir DIR"
+    )
+    first.release()
+    second.acquire()  # free again once the holder lets go (or dies: the kernel drops the flock)
+    second.release()
+
+
+def test_serve_on_a_data_dir_in_use_exits_2_before_starting_an_engine(tmp_path: Path) -> None:
+    held = DataDirLock(str(tmp_path / "busy"))
+    held.acquire()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "adhoc", "serve", "--data-dir", str(tmp_path / "busy"),
+             "--thrift-port", str(free_port()), "--http-port", str(free_port())],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        held.release()
+    assert out.returncode == 2, out.stderr
+    assert f"another adhoc (pid {os.getpid()}) is using data dir {tmp_path / 'busy'}" in out.stderr
+    assert "use --data-dir DIR" in out.stderr
+    assert not (tmp_path / "busy" / "embedded").exists(), "no engine should have been started"
+
+
+def test_serve_on_a_port_in_use_says_which_flag_to_change(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "adhoc", "serve", "--data-dir", str(tmp_path / "d"),
+             "--thrift-port", str(port), "--http-port", str(free_port())],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--thrift-port N" in out.stderr
