@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pyhive import exc, hive
 
+from tests.requires import require_binary, require_java
 from tests.sts import RunningSTS, free_port
 
 
@@ -39,6 +40,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    require_java()
+    require_binary("pgrep", package="procps")  # how the tests find the engine's JVM
     s = Served(tmp_path)
     yield s
     if s.proc.poll() is None:
