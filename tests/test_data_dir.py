@@ -59,3 +59,29 @@ def test_serve_on_a_port_in_use_says_which_flag_to_change(tmp_path: Path) -> Non
         )  # fmt: skip
     assert out.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--thrift-port N" in out.stderr
+
+
+def test_policy_check_and_route_explain_work_without_a_config(tmp_path: Path) -> None:
+    """The defaults, as `adhoc serve` uses them: no policy (everything allowed), the embedded engine."""
+    run = [sys.executable, "-m", "adhoc"]
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path))
+    check = subprocess.run([*run, "policy", "check", "--user", "bob", "--sql", "SELECT 1; DROP TABLE t"],
+                           capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
+    assert (check.returncode, check.stdout) == (0, "ALLOW\nALLOW\n")
+    assert "no [policy] file configured" in check.stderr
+    explain = subprocess.run([*run, "route", "explain", "--user", "bob", "--json"],
+                             capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)  # fmt: skip
+    assert explain.returncode == 0, explain.stderr
+    assert '"engine": "local"' in explain.stdout and '"kind": "local"' in explain.stdout
+
+
+def test_serve_help_documents_every_flag() -> None:
+    env = dict(os.environ, COLUMNS="400")  # one line per flag: argparse wraps to the terminal
+    out = subprocess.run([sys.executable, "-m", "adhoc", "serve", "--help"], capture_output=True, text=True,
+                         timeout=60, env=env)  # fmt: skip
+    assert out.returncode == 0
+    flags = {"--config FILE": "adhoc.toml", "--host HOST": "listen", "--thrift-port N": "10009",
+             "--http-port N": "10099", "--data-dir DIR": "one adhoc per dir", "--log-level": "INFO"}  # fmt: skip
+    for flag, words in flags.items():
+        assert flag in out.stdout and words in out.stdout, flag
+    assert "adhoc ready thrift=HOST:PORT http=URL" in out.stdout
