@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
@@ -63,18 +64,20 @@ class Gateway:
     def __init__(self, config: Config, engines: list[Engine] | None = None, progress: Progress = log_progress) -> None:
         self.config = config
         server = config.server
+        # "~/x" and a path relative to the config file, as for every other path the config names
+        data_dir = os.path.abspath(config.resolve(os.path.expanduser(server.data_dir)))
         self.embedded: list[EmbeddedSTS] = []
         self._engines = engines
         if engines is None:
             self.embedded = [
-                EmbeddedSTS(e, server.data_dir, progress=progress) for e in config.effective_engines() if e.embedded
+                EmbeddedSTS(e, data_dir, progress=progress) for e in config.effective_engines() if e.embedded
             ]
         self._ctx: GatewayContext | None = None
         self._thrift: ThriftServer | None = None
         self._http: HttpServer | None = None
         self.parts: list[Service] = [
             Part("listen ports", self._check_ports),
-            *([DataDirLock(server.data_dir)] if self.embedded else []),
+            *([DataDirLock(data_dir)] if self.embedded else []),
             *self.embedded,
             Part("gateway context", self._build_context, self._close_context),
             Part("analysis pool", stop=lambda: self.ctx.analysis_pool.close()),

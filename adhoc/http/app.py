@@ -20,12 +20,13 @@ from adhoc.http import api, health
 AddRoutes = Callable[[web.Application, GatewayContext], None]
 ROUTE_MODULES: tuple[AddRoutes, ...] = (health.add_routes, api.add_routes)
 
-_CTX = web.AppKey("ctx", GatewayContext)
+# For handlers written as module-level functions: `request.app[CTX]` is the gateway context.
+CTX = web.AppKey("ctx", GatewayContext)
 
 
 def build_app(ctx: GatewayContext) -> web.Application:
     app = web.Application()
-    app[_CTX] = ctx
+    app[CTX] = ctx
     for add_routes in ROUTE_MODULES:
         add_routes(app, ctx)
     return app
