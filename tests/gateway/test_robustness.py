@@ -172,9 +172,9 @@ def test_engine_that_dies_mid_session_gives_an_error_not_a_hang() -> None:
 
 def running_jobs(sts: RunningSTS) -> list[dict[str, object]]:
     base = f"http://127.0.0.1:{sts.ui_port}/api/v1/applications"
-    with urllib.request.urlopen(base, timeout=5) as resp:
+    with urllib.request.urlopen(base, timeout=20) as resp:
         app = json.load(resp)[0]["id"]
-    with urllib.request.urlopen(f"{base}/{app}/jobs?status=running", timeout=5) as resp:
+    with urllib.request.urlopen(f"{base}/{app}/jobs?status=running", timeout=20) as resp:
         return list(json.load(resp))
 
 
