@@ -170,11 +170,29 @@ async def start_gateway(
 
 
 async def serve(config: Config, announce: Callable[[str], None] = print, progress: Progress = log_progress) -> int:
-    gateway = await start_gateway(config, progress=progress)
+    gateway = Gateway(config, progress=progress)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    starting = asyncio.ensure_future(gateway.start())
+    interrupted = False
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        if starting.done():
+            stop.set()
+        else:  # during start-up: cancel the start; the parts already up are stopped in reverse
+            interrupted = True
+            starting.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await starting
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        progress("stopped during start-up")
+        return 1
     if isinstance(gateway.ctx.authorizer, AllowAll):
         log.warning("no [policy] file configured: every authenticated user may run any statement")
     # Start-up objects (config, sqlglot's tables, the policy) live forever: keep them out of the

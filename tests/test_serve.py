@@ -133,3 +133,31 @@ def test_big_statements_are_analysed_in_a_worker_of_a_real_server(tmp_path: Path
         assert proc.wait(30) == 0
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_sigterm_during_start_up_stops_the_half_started_engine(tmp_path: Path) -> None:
+    require_java()
+    require_binary("pgrep", package="procps")
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adhoc", "serve", "--data-dir", str(data_dir),
+         "--thrift-port", str(free_port()), "--http-port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("adhoc: starting the embedded Spark Thrift Server (local[*])"), first
+        deadline = time.monotonic() + 30
+        while not embedded_engines(data_dir):  # the JVM is up, the server not yet listening
+            assert time.monotonic() < deadline, "the embedded engine never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 1
+        assert "adhoc: stopped during start-up" in proc.stderr.read()
+        assert proc.stdout is not None and "adhoc ready" not in proc.stdout.read()
+        assert not embedded_engines(data_dir), "the half-started engine outlived the gateway"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

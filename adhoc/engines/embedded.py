@@ -91,7 +91,11 @@ class EmbeddedSTS:
         return Path(self.data_dir).absolute() / "embedded" / "sts.log"
 
     async def start(self) -> None:
-        self.engine = await self.launch()
+        try:
+            self.engine = await self.launch()
+        except BaseException:  # failed or cancelled (Ctrl+C) half-way: leave no JVM behind
+            await self.stop()
+            raise
 
     async def launch(self) -> Engine:
         find_java()
