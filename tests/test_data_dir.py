@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adhoc.engines.data_dir import DataDirLock
+from adhoc.engines.data_dir import DataDirLock, engine_using
 from adhoc.errors import StartupConflict
 from tests.sts import free_port
 
@@ -85,3 +85,17 @@ def test_serve_help_documents_every_flag() -> None:
     for flag, words in flags.items():
         assert flag in out.stdout and words in out.stdout, flag
     assert "adhoc ready thrift=HOST:PORT http=URL" in out.stdout
+
+
+def test_an_engine_left_running_on_the_data_dir_is_found(tmp_path: Path) -> None:
+    """An embedded engine JVM that outlived its adhoc (or one from before the lock) still holds the
+    Derby metastore: it is found by the Derby home on its command line."""
+    data_dir = tmp_path / "data"
+    proc = tmp_path / "proc"
+    args = ["java", "-cp", "jars/*", f"-Dderby.system.home={data_dir / 'embedded'}", "SparkSubmit"]
+    (proc / "4242").mkdir(parents=True)
+    (proc / "4242" / "cmdline").write_bytes(b"\0".join(a.encode() for a in args) + b"\0")
+    (proc / "77").mkdir()
+    (proc / "77" / "cmdline").write_bytes(b"java\0-Dderby.system.home=/elsewhere/embedded\0")
+    assert engine_using(str(data_dir), proc=str(proc)) == 4242
+    assert engine_using(str(tmp_path / "other"), proc=str(proc)) == 0
