@@ -283,8 +283,8 @@ class KubePodSource:
                     container=container,
                     follow=follow,
                     _preload_content=False,
-                    # A followed log may be quiet for long: only the connect is bounded then.
-                    _request_timeout=(CALL_TIMEOUT[0], None if follow else 120.0),
+                    # A followed log may be quiet for long: an hour of silence ends the stream.
+                    _request_timeout=(CALL_TIMEOUT[0], 3600.0 if follow else 120.0),
                 )
             except Exception as e:
                 raise _api_error(e, f"reading the log of {name}/{container}") from None

@@ -13,6 +13,17 @@ errors are `kind: Status` objects (404 NotFound, 403 Forbidden, 410 Gone, ...).
 
 Faults come from LoopbackServer (refuse, hang, fail(status) -> a Status body). Extend it by
 adding handlers in a subclass's `add_routes` (pods, watch streams, logs) on the same store.
+
+Watches and pod logs, as the API server serves them (see tests/fakes/k8s_watch.py):
+
+    api.put("pods", "spark", pod_object("driver", labels={...}, phase="Running"))
+    api.watches.append_log("spark", "driver", "spark-kubernetes-driver", b"line\n")  # followers get it
+    ?watch=true&resourceVersion=N    history after N, then live ADDED/MODIFIED/DELETED events,
+                                     BOOKMARKs, until timeoutSeconds
+    api.watches.compact()            every older resourceVersion now gets an ERROR 410 Gone event
+    api.watches.drop_watches()       reset every open watch stream and followed log mid-way
+    .../pods/{name}/log?container=&follow=true   the text, then appended text until the pod ends
+    DELETE .../pods/{name} with preconditions.uid   409 Conflict on another uid; `api.watches.deletions`
 """
 
 from __future__ import annotations
@@ -29,7 +40,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.k8s_watch import WatchHub, pod_object
 from tests.fakes.loopback import LoopbackServer
+
+__all__ = ["FakeKubeApi", "pod_object", "resource_quota", "status_object", "status_response"]
 
 # plural -> Kind, for the v1 resources tests use; anything else is capitalised from its plural.
 KINDS = {
@@ -100,6 +114,7 @@ class FakeKubeApi(LoopbackServer):
         self._versions = itertools.count(1000)
         self.resource_version = "1000"
         self.forbidden_namespaces: set[str] = set()  # answer 403 Forbidden there (RBAC says no)
+        self.watches = WatchHub(self)
 
     # -- the store ------------------------------------------------------------------------------
 
@@ -117,6 +132,7 @@ class FakeKubeApi(LoopbackServer):
             stored["apiVersion"] = "v1"
             stored["kind"] = kind_of(plural)
             self._objects.setdefault((plural, namespace), {})[name] = stored
+            self.watches.record(plural, namespace, "MODIFIED" if previous else "ADDED", stored)
             return copy.deepcopy(stored)
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -128,7 +144,9 @@ class FakeKubeApi(LoopbackServer):
         with self.lock:
             obj = self._objects.get((plural, namespace), {}).pop(name, None)
             if obj is not None:
-                self._next_version()
+                obj["metadata"]["resourceVersion"] = self._next_version()
+                obj["metadata"].setdefault("deletionTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                self.watches.record(plural, namespace, "DELETED", obj)
             return obj
 
     def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -166,6 +184,7 @@ class FakeKubeApi(LoopbackServer):
         return status_response(status, f"the server could not handle the request ({request.method} {request.path})")
 
     def add_routes(self, app: web.Application) -> None:
+        self.watches.add_routes(app)
         app.router.add_get("/api/v1/namespaces/{namespace}/{plural}", self.handle_list)
         app.router.add_get("/api/v1/namespaces/{namespace}/{plural}/{name}", self.handle_get)
         app.router.add_delete("/api/v1/namespaces/{namespace}/{plural}/{name}", self.handle_delete)
@@ -189,6 +208,8 @@ class FakeKubeApi(LoopbackServer):
         if denied is not None:
             return denied
         plural = request.match_info["plural"]
+        if request.query.get("watch") in ("true", "1"):
+            return await self.watches.handle_watch(request)
         items = self.list(plural, request.match_info.get("namespace"))
         selector = request.query.get("labelSelector", "")
         if selector:
@@ -214,6 +235,9 @@ class FakeKubeApi(LoopbackServer):
 
     async def handle_delete(self, request: web.Request) -> web.StreamResponse:
         plural, namespace, name = (request.match_info[k] for k in ("plural", "namespace", "name"))
+        refused = await self.watches.check_delete(request, plural, namespace, name)
+        if refused is not None:
+            return refused
         obj = self.delete(plural, namespace, name)
         if obj is None:
             return status_response(404, f'{plural} "{name}" not found', details={"name": name, "kind": plural})
