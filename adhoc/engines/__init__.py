@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adhoc.config import EngineConfig, EngineKind, EngineProtocol
+
+SESSION_LABEL = "adhoc.io/session"
+USER_LABEL = "adhoc.io/user"
+
+
+def label_value(text: str) -> str:
+    """`text` as a valid K8s label value: [A-Za-z0-9._-], at most 63, alphanumeric at both ends."""
+    value = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
+
+
+def k8s_pod_conf(session_id: str, user: str) -> dict[str, str]:
+    """Spark conf that labels a session's driver and executor pods and keeps ended executors.
+
+    Without `deleteOnTermination=false` Spark deletes each executor pod as it ends, and its log
+    with it, before the collector could store it; the collector deletes them once stored.
+    """
+    conf = {"spark.kubernetes.executor.deleteOnTermination": "false"}
+    for role in ("driver", "executor"):
+        conf[f"spark.kubernetes.{role}.label.{SESSION_LABEL}"] = label_value(session_id)
+        if label_value(user):
+            conf[f"spark.kubernetes.{role}.label.{USER_LABEL}"] = label_value(user)
+    return conf
 
 
 @dataclass(frozen=True)
@@ -60,10 +84,14 @@ class Engine:
         The Spark Thrift Server applies only `set:hiveconf:`-prefixed keys; Kyuubi takes plain keys.
         The engine's [engines.conf] wins over what the client sent. `session_id` is the gateway's id
         of the session being opened and `user` the authenticated user (for labels the engine's
-        pods carry); neither is sent as conf by this base engine.
+        pods carry). On a k8s engine they become pod labels (`k8s_pod_conf`), which the log collector
+        finds the session's driver and executors by; they win over what the client sent.
         """
         conf = dict(client_conf)
-        for key, value in self.conf.items():
+        injected = dict(self.conf)
+        if self.kind == "k8s" and session_id:
+            injected.update(k8s_pod_conf(session_id, user))
+        for key, value in injected.items():
             conf[f"set:hiveconf:{key}" if self.protocol == "sts" else key] = value
         if proxy_user:
             conf["hive.server2.proxy.user"] = proxy_user

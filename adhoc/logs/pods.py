@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-SESSION_LABEL = "adhoc.io/session"
-USER_LABEL = "adhoc.io/user"
+from adhoc.engines import SESSION_LABEL, USER_LABEL
+
+__all__ = ["SESSION_LABEL", "USER_LABEL", "PodInfo", "parse_quantity", "parse_time"]
 ENDED_PHASES = frozenset({"Succeeded", "Failed"})
 
 _SUFFIXES: dict[str, int | Decimal] = {
