@@ -100,6 +100,8 @@ class EngineConfig:
     quota: str = ""
     min_free_cpu: float = 4.0
     min_free_memory: str = "16Gi"
+    cpu_core_hour: float = -1.0  # k8s cost estimate: < 0 = the [pricing] price
+    memory_gib_hour: float = -1.0
     # kind = local, embedded (no address)
     master: str = "local[*]"
 
@@ -114,9 +116,21 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class LogsConfig:
-    store: str = ""
-    spool_dir: str = ""
-    storage_options: Mapping[str, str] = field(default_factory=dict)
+    store: str = ""  # file:///dir | s3://bucket/prefix | oss://bucket/prefix; "" = file://<data_dir>/logs
+    spool_dir: str = ""  # "" = <data_dir>/logs-spool
+    storage_options: Mapping[str, str] = field(default_factory=dict)  # passed to the fsspec filesystem
+
+    def store_url(self, data_dir: str) -> str:
+        return self.store or "file://" + os.path.join(os.path.abspath(data_dir), "logs")
+
+    def spool_path(self, data_dir: str) -> str:
+        return self.spool_dir or os.path.join(data_dir, "logs-spool")
+
+
+@dataclass(frozen=True)
+class PricingConfig:
+    cpu_core_hour: float = 0.0  # price of one requested CPU core for an hour
+    memory_gib_hour: float = 0.0  # price of one requested GiB of memory for an hour
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class Config:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     engines: tuple[EngineConfig, ...] = ()
     logs: LogsConfig = field(default_factory=LogsConfig)
+    pricing: PricingConfig = field(default_factory=PricingConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     source: str = ""  # the file this came from, for messages; "" = built-in defaults
@@ -177,6 +192,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
+    _check_logs(sections["logs"], sections["pricing"], source)
     return Config(engines=engines, source=source, **sections)
 
 
@@ -185,6 +201,7 @@ _SECTIONS: dict[str, type] = {
     "auth": AuthConfig,
     "routing": RoutingConfig,
     "logs": LogsConfig,
+    "pricing": PricingConfig,
     "policy": PolicyConfig,
     "audit": AuditConfig,
 }
@@ -295,3 +312,27 @@ def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
             raise ConfigError(f"a {engine.kind} engine needs an address", file=source, key=f"{key}.address")
     if sum(1 for e in engines if e.embedded) > 1:
         raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")
+
+
+# Log stores by URL scheme, and the package that serves each (fsspec's own implementations need none).
+_STORE_PACKAGES = {"file": "", "local": "", "memory": "", "s3": "s3fs", "s3a": "s3fs", "oss": "ossfs",
+                   "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}  # fmt: skip
+
+
+def _check_logs(logs: LogsConfig, pricing: PricingConfig, source: str) -> None:
+    import importlib.util
+
+    if logs.store:
+        scheme, sep, rest = logs.store.partition("://")
+        if not sep or scheme not in _STORE_PACKAGES:
+            known = ", ".join(f"{s}://" for s in ("file", "s3", "oss", "gs"))
+            raise ConfigError(f"expected a URL like {known}…, got {logs.store!r}", file=source, key="logs.store")
+        package = _STORE_PACKAGES[scheme]
+        if package and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"{scheme}:// needs the {package} package (pip install {package})",
+                              file=source, key="logs.store")  # fmt: skip
+        if package and not rest.strip("/"):
+            raise ConfigError(f"{scheme}:// needs a bucket: {scheme}://bucket/prefix", file=source, key="logs.store")
+    for key, value in (("cpu_core_hour", pricing.cpu_core_hour), ("memory_gib_hour", pricing.memory_gib_hour)):
+        if value < 0:
+            raise ConfigError(f"a price cannot be negative, got {value}", file=source, key=f"pricing.{key}")

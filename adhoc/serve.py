@@ -38,7 +38,9 @@ from adhoc.errors import ConfigError, StartupConflict
 from adhoc.gateway.context import GatewayContext, log_audit
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import HttpServer
+from adhoc.http.logs import register_cost_metrics
 from adhoc.lifecycle import Lifecycle, Part, Service
+from adhoc.logs.service import LogCollection
 from adhoc.routing import FirstReachable
 
 log = logging.getLogger("adhoc")
@@ -73,6 +75,7 @@ class Gateway:
                 EmbeddedSTS(e, data_dir, progress=progress) for e in config.effective_engines() if e.embedded
             ]
         self._ctx: GatewayContext | None = None
+        self.logs = LogCollection(config, data_dir)  # one collector per k8s engine; none without
         self._thrift: ThriftServer | None = None
         self._http: HttpServer | None = None
         self.parts: list[Service] = [
@@ -80,6 +83,7 @@ class Gateway:
             *([DataDirLock(data_dir)] if self.embedded else []),
             *self.embedded,
             Part("gateway context", self._build_context, self._close_context),
+            self.logs,
             Part("analysis pool", stop=lambda: self.ctx.analysis_pool.close()),
             Part("thrift server", self._start_thrift, self._stop_thrift),
             Part("http server", self._start_http, self._stop_http),
@@ -137,6 +141,10 @@ class Gateway:
                 ) from None
         elif log.isEnabledFor(logging.DEBUG):
             ctx.audit = log_audit
+        if self.logs.enabled:
+            ctx.logs = self.logs
+            ctx.sessions.subscribe(self.logs)
+            register_cost_metrics(ctx)
         self._ctx = ctx
 
     async def _close_context(self) -> None:

@@ -64,6 +64,10 @@ class PolicyAuthorizer:
     def _grants(self, principal: Principal) -> Grants:
         return self.policy.grants(principal)
 
+    def is_admin(self, principal: Principal) -> bool:
+        """An admin may see every user's sessions and engine logs."""
+        return self._grants(principal).admin
+
     def slow_to_analyse(self, sql: str) -> bool:
         return len(sql) > _SLOW_CHARS and len(sql) <= self.max_statement_bytes
 

@@ -1,6 +1,7 @@
 """Statements the gateway answers itself, never sent to an engine.
 
-ADHOC DESC SESSION      one row: session_id, user, route, engine, app_id, spark_ui_url, logs_url, queued_ms
+ADHOC DESC SESSION      one row: session_id, user, route, engine, app_id, spark_ui_url, logs_url, queued_ms,
+                        cost (NULL unless a K8s session's pods were seen: an estimate from requests)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from adhoc.gateway.sessions import DESC_COLUMNS, SessionRecord
 from adhoc.protocol.rowset import ColumnType, ResultSet
 
 _DESC_SESSION = re.compile(r"^\s*ADHOC\s+DESC(?:RIBE)?\s+SESSION\s*;?\s*$", re.IGNORECASE)
-_DESC_TYPES: dict[str, ColumnType] = {"queued_ms": "bigint"}
+_DESC_TYPES: dict[str, ColumnType] = {"queued_ms": "bigint", "cost": "double"}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.engine_link import EngineConnector
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
+from adhoc.logs.service import LogCollection
 from adhoc.routing import Router
 
 audit_log = logging.getLogger("adhoc.audit")
@@ -41,5 +42,7 @@ class GatewayContext:
     metrics: Metrics = field(default_factory=Metrics)
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
+    # Engine logs and cost of k8s sessions (None: not collected, e.g. in tests without K8s)
+    logs: LogCollection | None = None
     # How the call layer reaches engines: TCP + SASL in production, the fake engine in fast tests.
     connect_engine: EngineConnector = BackendConnection.connect

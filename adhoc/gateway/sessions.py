@@ -15,13 +15,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger("adhoc.gateway")
 
-DESC_COLUMNS = ("session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms")
+DESC_COLUMNS = (
+    "session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms", "cost",
+)  # fmt: skip
+COST_BASIS = "estimate: engine pods' CPU/memory requests x lifetime x [pricing]"
 
 
 @dataclass
@@ -41,15 +44,29 @@ class SessionRecord:
     ended_at: float | None = None
     statements: int = 0
     engine_session_id: str = ""  # the engine's own session handle id (a GUID), once it answered
+    # The engine cost so far, asked when shown (set by the log collector for k8s sessions)
+    cost_estimate: Callable[[], float | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def open(self) -> bool:
         return self.ended_at is None
 
-    def desc_row(self) -> tuple[str | int, ...]:
+    @property
+    def cost(self) -> float | None:
+        """None: no cost known (not a K8s session, or none of its pods seen yet)."""
+        if self.cost_estimate is None:
+            return None
+        try:
+            cost = self.cost_estimate()
+        except Exception:
+            log.exception("cost estimate of session %s failed", self.session_id)
+            return None
+        return round(cost, 6) if cost is not None else None
+
+    def desc_row(self) -> tuple[str | int | float | None, ...]:
         return (
             self.session_id, self.user, self.route, self.engine, self.app_id,
-            self.spark_ui_url, self.logs_url, self.queued_ms,
+            self.spark_ui_url, self.logs_url, self.queued_ms, self.cost,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +80,8 @@ class SessionRecord:
             statements=self.statements,
             engine_session_id=self.engine_session_id,
         )
+        if out["cost"] is not None:
+            out["cost_basis"] = COST_BASIS
         return out
 
     def log_lines(self) -> list[str]:

@@ -3,6 +3,7 @@
     health.py      GET /livez, GET /readyz
     api.py         GET /metrics, GET /api/v1/sessions[/{id}], GET /api/v1/engines
     basic_auth.py  authenticate_request(ctx, request) -> Principal, for modules that need a user
+    logs.py        GET /logs/{session_id}/[{pod}]: K8s engine logs, live or stored
 
 A feature adds a module with `add_routes(app, ctx)` and a line in ROUTE_MODULES.
 `HttpServer` is the lifecycle part `adhoc serve` starts and stops.
@@ -15,10 +16,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from adhoc.gateway.context import GatewayContext
-from adhoc.http import api, health
+from adhoc.http import api, health, logs
 
 AddRoutes = Callable[[web.Application, GatewayContext], None]
-ROUTE_MODULES: tuple[AddRoutes, ...] = (health.add_routes, api.add_routes)
+ROUTE_MODULES: tuple[AddRoutes, ...] = (health.add_routes, api.add_routes, logs.add_routes)
 
 # For handlers written as module-level functions: `request.app[CTX]` is the gateway context.
 CTX = web.AppKey("ctx", GatewayContext)

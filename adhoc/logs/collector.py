@@ -93,8 +93,7 @@ class Collector:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.source.close()
-        self.store.close()
+        await self.source.close()  # the store is shared by the engines' collectors: its owner closes it
 
     async def idle(self) -> None:
         """Wait until no archive job runs (tests and benchmarks)."""

@@ -36,12 +36,15 @@ class PodUsage:
     cpu: float  # cores requested
     memory: float  # bytes requested
     key: str = ""  # where its log is stored, once it is
+    user: str = ""  # the pod's adhoc.io/user label
 
     @staticmethod
     def of(pod: PodInfo) -> PodUsage:
         start = pod.started_at or pod.created_at
         end = (pod.finished_at or start) if pod.ended else None
-        return PodUsage(pod.uid, pod.session_id, pod.name, start, end, pod.cpu_request, pod.memory_request)
+        return PodUsage(
+            pod.uid, pod.session_id, pod.name, start, end, pod.cpu_request, pod.memory_request, user=pod.user
+        )
 
     def cost(self, pricing: Pricing, now: float) -> float:
         hours = max(0.0, (self.end if self.end is not None else now) - self.start) / 3600

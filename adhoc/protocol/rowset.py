@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from adhoc.protocol.hs2 import PROTOCOL_V6
-from adhoc.protocol.thrift_binary import I32, I64, LIST, STRING, STRUCT, ListValue, Struct, Value
+from adhoc.protocol.thrift_binary import DOUBLE, I32, I64, LIST, STRING, STRUCT, ListValue, Struct, Value
 
-ColumnType = Literal["string", "bigint"]
+ColumnType = Literal["string", "bigint", "double"]
 # TTypeId values
-_TYPE_IDS: dict[ColumnType, int] = {"string": 7, "bigint": 4}
-# TColumn / TColumnValue union members: i64Val = 5, stringVal = 7
-_UNION_FIELD: dict[ColumnType, int] = {"string": 7, "bigint": 5}
-_ELEMENT_TYPE: dict[ColumnType, int] = {"string": STRING, "bigint": I64}
+_TYPE_IDS: dict[ColumnType, int] = {"string": 7, "bigint": 4, "double": 6}
+# TColumn / TColumnValue union members: i64Val = 5, doubleVal = 6, stringVal = 7
+_UNION_FIELD: dict[ColumnType, int] = {"string": 7, "bigint": 5, "double": 6}
+_ELEMENT_TYPE: dict[ColumnType, int] = {"string": STRING, "bigint": I64, "double": DOUBLE}
 
-Cell = str | int | None
+Cell = str | int | float | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class ResultSet:
 def _encode(ctype: ColumnType, cell: Cell) -> Value:
     if ctype == "bigint":
         return int(cell) if cell is not None else 0
+    if ctype == "double":
+        return float(cell) if cell is not None else 0.0
     return str(cell).encode() if cell is not None else b""
 
 

@@ -13,7 +13,7 @@ from TCLIService import ttypes
 
 from tests.gateway_harness import GatewayThread
 
-DESC_COLUMNS = ["session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms"]
+DESC_COLUMNS = ["session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms", "cost"]
 
 
 def connect(gw: GatewayThread, user: str = "alice", **kw: object) -> hive.Connection:
@@ -72,10 +72,11 @@ def test_adhoc_desc_session_describes_this_session(gateway: GatewayThread) -> No
         cur.execute("adhoc   desc session ;")
         rows = cur.fetchall()
         assert [d[0] for d in cur.description] == DESC_COLUMNS
-        assert [d[1] for d in cur.description][-1] == "BIGINT_TYPE"
+        assert [d[1] for d in cur.description][-2:] == ["BIGINT_TYPE", "DOUBLE_TYPE"]
         assert len(rows) == 1
         row = dict(zip(DESC_COLUMNS, rows[0], strict=True))
         assert row["user"] == "bob" and row["engine"] == "sts-test" and row["route"] == "local"
+        assert row["cost"] is None  # not a K8s session: no pods, no estimate
         assert str(uuid.UUID(row["session_id"])) == row["session_id"]
         assert gateway.ctx.sessions.get(row["session_id"]).user == "bob"
 
