@@ -13,7 +13,9 @@ fsspec's calls are synchronous here, so they run on the store's own threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from adhoc.errors import LogStoreError
 from adhoc.logs.source import CHUNK, ThreadStream
 
 T = TypeVar("T")
+PART_BYTES = 5 * 2**20  # S3's smallest multipart part
 # Uploads to these become visible whole or not at all; anything else goes through a rename.
 ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "oss", "gs", "gcs", "abfs", "az"})
 # Without these an unreachable S3/OSS endpoint would hold each attempt for minutes: the collector
@@ -52,6 +55,8 @@ class LogStore:
             raise LogStoreError(f"log store {url}: {e}") from None
         self.root = root.rstrip("/")
         self.atomic_put = any(p in ATOMIC_PUT_PROTOCOLS for p in _protocols(self.fs))
+        self.s3 = any(p in ("s3", "s3a") for p in _protocols(self.fs))
+        self._large = threading.Semaphore(2)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="adhoc-store")
 
     def path(self, key: str) -> str:
@@ -89,6 +94,12 @@ class LogStore:
         expected = os.path.getsize(local_path)
 
         def call() -> None:
+            if self.s3:
+                # s3fs reads a whole part (or a whole small file) into memory: small parts, one at a
+                # time, and only two large uploads at once keep a 50 MB log from costing 100 MB.
+                with self._large if expected > PART_BYTES else contextlib.nullcontext():
+                    self.fs.put_file(local_path, path, chunksize=PART_BYTES, max_concurrency=1)
+                return
             if self.atomic_put:
                 self.fs.put_file(local_path, path)
                 return

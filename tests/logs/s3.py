@@ -7,6 +7,7 @@ an outage, not a loss.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,3 +65,55 @@ class S3Server:
             for obj in page.get("Contents", []):
                 out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
         return out
+
+
+class ThrottledProxy:
+    """A TCP proxy in front of a server that passes client→server bytes at `bytes_per_s`: an upload
+    through it takes long enough for a test to look at the store, or kill the uploader, mid-way."""
+
+    def __init__(self, target_port: int, bytes_per_s: float) -> None:
+        self.target_port = target_port
+        self.bytes_per_s = bytes_per_s
+        self.upstream_bytes = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, throttled: bool) -> None:
+        try:
+            while data := source.recv(16384):
+                if throttled:
+                    self.upstream_bytes += len(data)
+                    time.sleep(len(data) / self.bytes_per_s)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
