@@ -111,7 +111,7 @@ class FakeKubeApi(LoopbackServer):
         super().__init__()
         self.lock = threading.Lock()
         self._objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (plural, ns) -> name -> object
-        self._versions = itertools.count(1000)
+        self._versions = itertools.count(1001)  # after the empty store's "1000"
         self.resource_version = "1000"
         self.forbidden_namespaces: set[str] = set()  # answer 403 Forbidden there (RBAC says no)
         self.watches = WatchHub(self)
