@@ -76,6 +76,7 @@ class SessionInfo:
     spark_ui_url: str = ""
     logs_url: str = ""
     queued_ms: int | None = None
+    cost: float | None = None  # engine cost so far (K8s): an estimate from pod requests x prices
     extra: dict[str, str] = field(default_factory=dict)
 
 

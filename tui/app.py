@@ -145,6 +145,8 @@ class AdhocSqlApp(App[None]):
                 self._generation = self.connection.generation
                 self.call_from_thread(self.query_one(LogPane).add, "── reconnected: a new session on the server")
                 self.call_from_thread(self.load_session)
+            elif self.session is not None and self.session.cost is not None:
+                self.call_from_thread(self.load_session)  # a K8s session's cost grows as it runs
 
     def _run_one(self, statement: str) -> bool:
         """Run one statement to its end; False stops the rest of the batch."""

@@ -247,6 +247,8 @@ class HS2Connection(Connection):
                 setattr(info, key, str(row.pop(key, "") or ""))
             queued = row.pop("queued_ms", None)
             info.queued_ms = int(queued) if queued is not None else None
+            cost = row.pop("cost", None)
+            info.cost = float(cost) if cost is not None else None
             info.extra = {k: str(v) for k, v in row.items()}
         return info
 

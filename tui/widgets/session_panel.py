@@ -1,4 +1,5 @@
-"""Where this session runs: user, route and engine, session id, and links to the Spark UI and logs."""
+"""Where this session runs: user, route and engine, session id, its cost so far (K8s), and links to
+the Spark UI and logs."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class SessionPanel(Static):
             text.append(f"session {info.session_id[:8]}…\n", style="dim")
         if info.queued_ms:
             text.append(f"queued {info.queued_ms / 1000:.1f} s\n", style="yellow")
+        if info.cost is not None:
+            text.append(f"cost so far ≈ {info.cost:.4f}", style="bold")
+            text.append(" (estimate from pod requests)\n", style="dim")
         for label, url in (("Spark UI", info.spark_ui_url), ("logs", info.logs_url)):
             if url:
                 text.append(f"{label}: ")
