@@ -58,8 +58,8 @@ def test_cost_and_live_then_stored_logs_of_a_k8s_session(served: tuple[ServedGat
         mine = {"adhoc.io/session": session_id, "adhoc.io/user": "alice"}
         api.put("pods", NS, pod_object("driver", labels=mine, cpu="2", memory="4Gi", created=an_hour_ago))
         api.watches.append_log(NS, "driver", DRIVER, b"driver starting\n")
+        api.watches.append_log(NS, "exec-1", DRIVER, b"executor lost\n")  # the log first: the pod has ended
         api.put("pods", NS, pod_object("exec-1", labels=mine, phase="Failed", created=an_hour_ago))
-        api.watches.append_log(NS, "exec-1", DRIVER, b"executor lost\n")
         until(lambda: (desc(cursor)["cost"] or 0) > 0, 20, "a cost for the session")
         # an hour each: the driver's 2 cores + 4 GiB, the executor's 1 core + 1 GiB, at 0.04 and 0.005
         until(lambda: desc(cursor)["cost"] > 0.1, 20, "both pods' cost")
