@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 
 from adhoc.auth import Principal
 from adhoc.authz import Decision, SessionState
+from adhoc.authz.conf_keys import database_of
 from adhoc.errors import AdhocError, EngineError, PermissionDenied, ProtocolError, UnknownHandle, UnsupportedCall
 from adhoc.gateway.backend import BackendConnection
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.operations import Operation, SyntheticResult, answer_synthetic
-from adhoc.gateway.session_conf import check_session_conf, conf_name, split_route_request
+from adhoc.gateway.session_conf import check_session_conf, split_route_request
 from adhoc.gateway.sessions import SessionRecord
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
@@ -173,7 +174,7 @@ class CallHandler:
         )  # fmt: skip
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
-        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
+        state = SessionState(current_db=database_of(conf))
         self.sessions[handle.guid] = ClientSession(
             handle, handle_struct, record, backend, record.protocol_version, state=state
         )
@@ -264,9 +265,8 @@ class CallHandler:
         if authorizer.slow_to_analyse(statement):  # ~2 ms of CPU per KB: not on the loop everyone shares
             analysed = await self.ctx.analysis_pool.analyze(statement, state.current_db, frozenset(state.temp_views))
         decision = authorizer.check_statement(principal, statement, state, analysed)
-        for key, value in hs2.read_string_map(req.map(3)).items():
-            if decision.allowed:  # a per-statement conf overlay is a SET in disguise
-                decision = authorizer.check_statement(principal, f"SET {conf_name(key)}={value}", state)
+        if decision.allowed:  # a per-statement conf overlay is a SET in disguise
+            decision = authorizer.check_conf(principal, hs2.read_string_map(req.map(3)), "confOverlay") or decision
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement", session)
         # A statement that moves name resolution (USE, temporary views) is waited for here even when

@@ -158,8 +158,8 @@ USE_FORMS = ["USE hr", "USE DATABASE hr", "USE SCHEMA hr", "USE NAMESPACE hr", "
 
 
 @pytest.mark.parametrize("use", USE_FORMS)
-def test_every_use_form_moves_name_resolution(use: str) -> None:
-    path = Path(__file__).with_name("policy.holes.toml")
+def test_every_use_form_moves_name_resolution(use: str, tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
     path.write_text(POLICY + '\n[[rules]]\nprincipals = ["user:alice"]\nread = ["hr.open"]\n')
     authorizer = PolicyAuthorizer(load_policy(str(path)))
     state = SessionState()
