@@ -23,9 +23,10 @@ from adhoc.engines import Engine
 from adhoc.engines.embedded import EmbeddedSTS
 from adhoc.errors import ConfigError
 from adhoc.gateway.context import GatewayContext, log_audit
+from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import build_app
-from adhoc.routing import FirstReachable
+from adhoc.routing import build_router
 
 log = logging.getLogger("adhoc")
 
@@ -66,6 +67,7 @@ class Gateway:
         await self.thrift.stop(self.config.server.drain_timeout_s)
         await self.http.cleanup()
         await self.ctx.analysis_pool.close()
+        await self.ctx.router.close()
         if self.embedded is not None:
             await self.embedded.stop()
 
@@ -86,8 +88,10 @@ async def start_gateway(config: Config, engines: list[Engine] | None = None) -> 
                 engines.append(await embedded.start())
             else:
                 engines.append(Engine.from_config(engine_config))
-    router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
-    ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer)
+    metrics = Metrics()
+    router = build_router(config, engines, registry=metrics.registry, limits=authorizer.group_limits)
+    ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer,
+                         metrics=metrics)  # fmt: skip
     if not config.audit.file and log.isEnabledFor(logging.DEBUG):
         ctx.audit = log_audit
     if config.audit.file:

@@ -145,7 +145,7 @@ class CallHandler:
         check_session_conf(self.ctx.authorizer, principal, conf)
         authorizer = self.ctx.authorizer
         route = await self.ctx.router.route(
-            principal.name, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+            principal, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
         )
         backend = await self._backend_for(route)
         engine = route.engine

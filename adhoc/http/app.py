@@ -32,9 +32,9 @@ def build_app(ctx: GatewayContext, connection_count: Callable[[], int] = lambda:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        probes = [await ctx.router.probe(engine) for engine in ctx.router.engines()]
-        ready = any(p.available for p in probes)
-        body = {"ready": ready, "engines": {p.engine: p.reason for p in probes}}
+        views = await ctx.router.engine_views()  # probed in parallel, cached like routing's
+        ready = any(v.available for v in views)
+        body = {"ready": ready, "engines": {v.name: v.reason for v in views}}
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(request: web.Request) -> web.Response:
@@ -55,18 +55,12 @@ def build_app(ctx: GatewayContext, connection_count: Callable[[], int] = lambda:
         return web.json_response(record.to_json())
 
     async def engines(request: web.Request) -> web.Response:
-        probes = {p.engine: p for p in ctx.router.probes()}
         out = []
-        for engine in ctx.router.engines():
-            probe = probes.get(engine.name)
-            out.append({
-                "name": engine.name, "kind": engine.kind, "protocol": engine.protocol,
-                "address": engine.address, "available": probe.available if probe else None,
-                "reason": probe.reason if probe else "not probed yet",
-                "open_sessions": sum(1 for r in ctx.sessions.open_sessions() if r.engine == engine.name),
-                "spark_ui_url": engine.spark_ui_url,
-            })  # fmt: skip
-        return web.json_response({"engines": out, "queue_length": 0})
+        for view in await ctx.router.engine_views():
+            row = view.to_json()
+            row["open_sessions"] = sum(1 for r in ctx.sessions.open_sessions() if r.engine == view.name)
+            out.append(row)
+        return web.json_response({"engines": out, **ctx.router.status()})
 
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
