@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from adhoc.auth import Principal
 from adhoc.engines import Engine
 from adhoc.errors import EngineUnavailable, PermissionDenied
-from adhoc.auth import Principal
 from adhoc.routing import CapacityRouter
 from adhoc.routing.clock import FakeClock
 from adhoc.routing.probing import TcpProbe
