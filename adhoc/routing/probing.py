@@ -124,6 +124,11 @@ class ProbeCache:
         self._snapshots.pop(engine.name, None)
         self._placed.pop(engine.name, None)
 
+    def cancel(self) -> None:
+        """Stop probes still running (the gateway is stopping)."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+
     def expires_in(self) -> float | None:
         """Seconds until the soonest cached figures go stale (None: nothing cached)."""
         now = self.clock.now()

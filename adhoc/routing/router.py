@@ -312,6 +312,7 @@ class CapacityRouter:
     async def close(self) -> None:
         if self._pump_task is not None:
             self._pump_task.cancel()
+        self.cache.cancel()
         for probe in self.cache.probes.values():
             closer = getattr(probe, "close", None)
             if closer is not None:

@@ -1,0 +1,49 @@
+"""The JSON API and the metrics.
+
+GET /metrics                  Prometheus text
+GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift)
+GET /api/v1/engines           probe figures per engine
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from adhoc.gateway.context import GatewayContext
+from adhoc.http.basic_auth import authenticate_request
+
+
+def add_routes(app: web.Application, ctx: GatewayContext) -> None:
+    async def metrics(request: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(ctx.metrics.registry))
+        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return resp
+
+    async def sessions(request: web.Request) -> web.Response:
+        principal = await authenticate_request(ctx, request)
+        mine = [r.to_json() for r in ctx.sessions if r.user == principal.name]
+        return web.json_response({"sessions": mine})
+
+    async def session(request: web.Request) -> web.Response:
+        principal = await authenticate_request(ctx, request)
+        record = ctx.sessions.get(request.match_info["session_id"])
+        if record is None or record.user != principal.name:
+            raise web.HTTPNotFound(text="no such session of yours\n")
+        return web.json_response(record.to_json())
+
+    async def engines(request: web.Request) -> web.Response:
+        """Routing's figures per engine and the queue (length, each waiter's position and wait)."""
+        out = []
+        by_name = {e.name: e for e in ctx.router.engines()}
+        for view in await ctx.router.engine_views():
+            row = view.to_json()
+            row["spark_ui_url"] = by_name[view.name].spark_ui_url
+            row["open_sessions"] = sum(1 for r in ctx.sessions.open_sessions() if r.engine == view.name)
+            out.append(row)
+        return web.json_response({"engines": out, **ctx.router.status()})
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/sessions", sessions)
+    app.router.add_get("/api/v1/sessions/{session_id}", session)
+    app.router.add_get("/api/v1/engines", engines)
