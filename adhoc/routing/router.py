@@ -146,10 +146,10 @@ class CapacityRouter:
             if held >= cap:
                 return Blocked(f"group {group} is at its session cap ({held} open, max_sessions = {cap})")
         notes: list[str] = []
-        for engine in candidates:
-            if engine.name in exclude:
-                continue
-            snapshot = await self.cache.get(engine)
+        eligible = [e for e in candidates if e.name not in exclude]
+        # All at once: a hanging RM must not delay the k8s figures the session falls back on.
+        snapshots = await self.cache.get_all(eligible)
+        for engine, snapshot in zip(eligible, snapshots, strict=True):
             assessment = snapshot.figures.assess(self.cache.placed(engine))
             if not assessment.available:
                 notes.append(f"{engine.name} {assessment.reason}")
