@@ -80,6 +80,11 @@ class ResourceQuotaProbe:
         self._lock = threading.Lock()
 
     async def check(self, engine: Engine) -> Figures:
+        if self._api is None:  # importing and setting up the client is local work: not timed
+            try:
+                await asyncio.to_thread(self._core_api)
+            except Exception as e:  # a broken kubeconfig, no in-cluster service account, ...
+                return Unreachable(f"the Kubernetes client could not be set up: {_short(e)}")
         try:
             # The client's own timeouts bound each request; this bounds the whole probe regardless.
             return await asyncio.wait_for(asyncio.to_thread(self._check), self.timeout_s * 2 + 1)
