@@ -142,8 +142,9 @@ def _route_explain(args: argparse.Namespace) -> int:
                for e in config.effective_engines()]  # fmt: skip
 
     async def explain() -> Any:
-        # The gateway's own router, so the answer is the decision OpenSession would make now.
-        router = build_router(config, engines, limits=authorizer.group_limits, probe_ttl_s=0)
+        # The gateway's own router, so the answer is the decision OpenSession would make now; a
+        # one-shot process probes each engine once (a long TTL keeps it from probing twice).
+        router = build_router(config, engines, limits=authorizer.group_limits, probe_ttl_s=3600)
         try:
             session = authorizer.check_session(principal, 0, args.route)
             if not session.allowed:  # a user the policy gives no session gets no route
