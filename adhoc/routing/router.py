@@ -140,15 +140,16 @@ class CapacityRouter:
 
     async def _decide(self, principal: Principal, candidates: Sequence[Engine], exclude: frozenset[str],
                       commit: bool) -> Route | Blocked:  # fmt: skip
+        eligible = [e for e in candidates if e.name not in exclude]
+        # All at once: a hanging RM must not delay the k8s figures the session falls back on.
+        snapshots = await self.cache.get_all(eligible)
+        # From here on nothing awaits: the caps checked are the caps held.
         caps = dict(self.limits(principal))
         for group, cap in sorted(caps.items()):
             held = self.group_open(group)
             if held >= cap:
                 return Blocked(f"group {group} is at its session cap ({held} open, max_sessions = {cap})")
         notes: list[str] = []
-        eligible = [e for e in candidates if e.name not in exclude]
-        # All at once: a hanging RM must not delay the k8s figures the session falls back on.
-        snapshots = await self.cache.get_all(eligible)
         for engine, snapshot in zip(eligible, snapshots, strict=True):
             assessment = snapshot.figures.assess(self.cache.placed(engine))
             if not assessment.available:
@@ -179,7 +180,8 @@ class CapacityRouter:
 
     async def route(self, principal: Principal, requested: str | None, allowed: EngineFilter = any_engine) -> Route:
         candidates = tuple(self.candidates(principal, requested, allowed))
-        return await self._admit(principal, candidates, frozenset())
+        route = await self._admit(principal, candidates, frozenset())
+        return replace(route, reason=f"requested route {requested!r}; {route.reason}") if requested else route
 
     async def reroute(self, route: Route, failure: str) -> Route:
         """The routed engine refused the connection: forget its figures, try the next candidate."""
