@@ -82,6 +82,10 @@ class Authorizer(Protocol):
         """May this principal's sessions run on this engine (policy `routes`)?"""
         ...
 
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        """Policy `[[limits]]` caps on this principal's groups: group -> max concurrent sessions."""
+        ...
+
 
 class AllowAll:
     """No [policy] file: every authenticated user may run anything."""
@@ -108,3 +112,6 @@ class AllowAll:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return True
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        return {}
