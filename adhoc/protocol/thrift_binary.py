@@ -113,7 +113,7 @@ class MessageHeader:
     body_offset: int  # where the message's struct starts in the buffer
 
 
-def read_message_header(buf: bytes | memoryview, pos: int = 0) -> MessageHeader:
+def read_message_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> MessageHeader:
     try:
         (word,) = _I32.unpack_from(buf, pos)
         if word < 0:  # strict: version | type, then name, then seqid
