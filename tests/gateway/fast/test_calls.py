@@ -10,7 +10,7 @@ import uuid
 from TCLIService import ttypes
 
 from adhoc.engines import Engine
-from benchmarks.fake_engine import FakeEngine
+from benchmarks.fake_engine import FakeEngine, error
 from tests.gateway.fast.conftest import ENGINE, FastGateway, eventually, start_gateway
 
 ERROR = ttypes.TStatusCode.ERROR_STATUS
@@ -84,13 +84,15 @@ async def test_a_sync_statement_runs_async_on_the_engine_and_waits_here(gateway:
     assert (await client.fetch(resp.operationHandle)).results.columns[0].i32Val.values == [42]
 
 
-async def test_a_failed_sync_statement_reports_the_engines_error(gateway: FastGateway) -> None:
+async def test_a_failed_sync_statement_reports_the_engines_error_as_a_sync_call_would(gateway: FastGateway) -> None:
     client = await gateway.client()
     session = await client.open_session()
     resp = await client.execute(session, "SELECT * FROM fail_here")
     status = resp.status
     assert status.statusCode == ERROR and status.sqlState == "42P01"
-    assert "Table or view not found: SELECT * FROM fail_here" in status.errorMessage
+    assert status.errorMessage == "Error running query: Table or view not found: SELECT * FROM fail_here"
+    # what the engine itself answers a sync call: the message, and its stack as Hive's infoMessages
+    assert status.infoMessages == error(status.errorMessage).infoMessages
     assert gateway.fake.operations == {}, "a failed sync statement is closed on the engine, as Hive does"
     assert (await client.execute(session, "SELECT 2")).status.statusCode == 0  # the session lives on
 
