@@ -70,9 +70,8 @@ def _parse(text: str) -> list[_Throwable]:
             if current is not None and not head:
                 return []
             head.append(line)
-    if head:  # an exception without frames
-        if _start(chain, head) is None:
-            return []
+    if head and _start(chain, head) is None:  # an exception without frames
+        return []
     return chain
 
 
