@@ -184,6 +184,7 @@ async def test_a_departed_client_leaves_nothing_open_on_the_engine(gateway: Fast
 
 
 async def test_a_client_gone_mid_call_is_torn_down_on_a_side_connection(gateway: FastGateway) -> None:
+    gateway.fake.long_poll_s = 30  # the gateway sits in a status call (long poll) when the client goes
     client = await gateway.client()
     session = await client.open_session()
     await client.send("ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT sleep"))
