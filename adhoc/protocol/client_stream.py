@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from adhoc.errors import FrameTooLarge, ProtocolError
 from adhoc.protocol.buffer import ReceiveBuffer
 from adhoc.protocol.message_end import MessageEnd
-from adhoc.protocol.thrift_binary import MessageHeader, Struct, read_message
+from adhoc.protocol.thrift_binary import Incomplete, MessageHeader, Struct, read_message
 
 # SASL negotiation statuses
 START, OK, BAD, ERROR, COMPLETE = 1, 2, 3, 4, 5
@@ -185,14 +185,15 @@ class ClientStream:
             self._buffer.skip(4)
             payload = self._buffer.take(length)
             if not self._pending:
-                end = self._message_end.scan(payload)
-                if end == len(payload):  # the usual case: one message, one frame
-                    self._message_end.reset()
-                    return self._request(payload)
-                if end is not None:  # more than one message in the frame
-                    self._message_end.reset()
+                try:  # decoding finds the end too: one pass for the usual one message per frame
+                    header, args, end = read_message(payload)
+                except Incomplete:
+                    self._pending += payload
+                    continue
+                if end < len(payload):  # more than one message in the frame
                     self._pending += payload[end:]
-                    return self._request(payload[:end])
+                    payload = payload[:end]
+                return Request(header, args, payload)
             self._pending += payload
 
     def _split_pending(self) -> Request | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from prometheus_client import generate_latest
 from TCLIService import ttypes
 
 from adhoc.engines import Engine
@@ -156,6 +157,9 @@ async def test_status_of_an_ended_operation_is_answered_without_a_round_trip(gat
     assert {r.operationState for r in replies[1:]} == {State.ERROR_STATE}
     assert all("Table or view not found" in r.errorMessage for r in replies[1:])
     assert gateway.fake.calls["GetOperationStatus"] == 4
+    scraped = generate_latest(gateway.ctx.metrics.registry).decode()
+    assert "adhoc_status_answered_by_gateway_total 6.0" in scraped
+    assert 'adhoc_calls_total{call="GetOperationStatus"} 10.0' in scraped
     assert (await client.call("CloseOperation", ttypes.TCloseOperationReq(op))).status.statusCode == 0
     gone = await client.status(op)
     assert gone.status.statusCode == ERROR and "not known on this connection" in gone.status.errorMessage
