@@ -280,7 +280,7 @@ class FakeEngineConnection:
                 self.fake.calls[name] += 1
                 raise EngineError(f"engine {self.engine.name} at {self.engine.address} closed the connection")
             data = frame(self.fake.answer(message))
-            if name == "GetOperationStatus" and _sleeping(self.fake, message):
+            if name == "GetOperationStatus" and _sleeping(self.fake):
                 await asyncio.sleep(self.fake.long_poll_s)  # STS long-polls a running operation
         except BaseException:  # lost, or cancelled mid-call: the reply would arrive out of step
             self.broken = True
@@ -292,7 +292,7 @@ class FakeEngineConnection:
         self.broken = True
 
 
-def _sleeping(fake: FakeEngine, message: bytes) -> bool:
+def _sleeping(fake: FakeEngine) -> bool:
     _, req = fake.requests[-1]
     op = fake.operations.get(req.operationHandle.operationId.guid)
     return op is not None and op.state == State.RUNNING_STATE and op.polls_left == float("inf")
