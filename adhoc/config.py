@@ -124,6 +124,8 @@ class PolicyConfig:
     file: str = ""  # "" = no policy: every authenticated user may run anything
     reload_interval_s: float = 2.0
     max_statement_bytes: int = 1024 * 1024  # longer statements are refused, not analysed
+    max_statement_tokens: int = 50_000  # more tokens: refused to non-admins, not parsed
+    max_statement_depth: int = 100  # deeper bracket nesting: refused to non-admins (at most 400)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,22 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
+    _check_policy(sections["policy"], source)
     return Config(engines=engines, source=source, **sections)
+
+
+def _check_policy(policy: PolicyConfig, source: str) -> None:
+    # The analyser's parser recurses per nesting level: beyond ~400 it would exhaust the stack.
+    bounds = {
+        "max_statement_bytes": (1, 1 << 40),
+        "max_statement_tokens": (1, 1 << 40),
+        "max_statement_depth": (1, 400),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(policy, name)
+        if not low <= value <= high:
+            raise ConfigError(f"expected a whole number from {low} to {high:,}, got {value}", file=source,
+                              key=f"policy.{name}")  # fmt: skip
 
 
 _SECTIONS: dict[str, type] = {

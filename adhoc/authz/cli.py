@@ -10,12 +10,13 @@ from adhoc.authz import SessionState
 from adhoc.authz.analyzer import split_statements
 from adhoc.authz.authorizer import PolicyAuthorizer
 from adhoc.authz.policy import load_policy
+from adhoc.authz.token_checks import Limits
 from adhoc.config import load_config
 from adhoc.errors import ConfigError
 
 
 def policy_check(
-    config_path: str,
+    config_path: str | None,
     user: str,
     sql: str | None,
     file: str | None,
@@ -25,16 +26,21 @@ def policy_check(
     """Print ALLOW or DENY: <reason> per statement, in order; 0 all allowed, 1 any denied, 2 bad input."""
     out = out or sys.stdout
     config = load_config(config_path)
-    if not config.policy.file:
-        raise ConfigError("no [policy] file configured: everything is allowed", file=config_path, key="policy.file")
-    policy = load_policy(config.resolve(config.policy.file), [e.name for e in config.effective_engines()])
     if file is not None:
         try:
             with open(file, encoding="utf-8") as f:
                 sql = f.read()
         except OSError as e:
             raise ConfigError(f"cannot read the SQL file: {e.strerror}", file=file) from None
-    authorizer = PolicyAuthorizer(policy, config.policy.max_statement_bytes)
+    if not config.policy.file:
+        # What `adhoc serve` does with this config: every authenticated user may run anything.
+        print("adhoc: no [policy] file configured: every authenticated user may run any statement", file=sys.stderr)
+        for _ in split_statements(sql or ""):
+            print("ALLOW", file=out)
+        return 0
+    policy = load_policy(config.resolve(config.policy.file), [e.name for e in config.effective_engines()])
+    limits = Limits(config.policy.max_statement_tokens, config.policy.max_statement_depth)
+    authorizer = PolicyAuthorizer(policy, config.policy.max_statement_bytes, limits)
     principal = Principal(user, frozenset(groups))
     state = SessionState()
     denied = False

@@ -13,11 +13,11 @@ for the few it acts on, to act. By concern:
 from __future__ import annotations
 
 import logging
-import time
 
 from adhoc.auth import Principal
 from adhoc.errors import AdhocError, EngineError, ProtocolError, UnsupportedCall
 from adhoc.gateway.call_base import ClientSession, Outgoing
+from adhoc.gateway.login import login
 from adhoc.gateway.operation_calls import OperationCalls
 from adhoc.gateway.session_calls import SessionCalls
 from adhoc.gateway.statement_calls import StatementCalls
@@ -36,24 +36,9 @@ class CallHandler(SessionCalls, StatementCalls, OperationCalls):
     # -- login -----------------------------------------------------------------------------------
 
     async def login(self, user: str, password: str) -> Principal:
-        try:
-            principal = await self.ctx.authenticator.authenticate(user, password, self.peer)
-        except AdhocError as e:
-            self.ctx.metrics.logins.labels("failure").inc()
-            self._audit_login(user, False, e.message)
-            raise
-        self.ctx.metrics.logins.labels("success").inc()
-        self._audit_login(principal.name, True, "")
+        principal = await login(self.ctx, user, password, self.peer, via="thrift")
         self.principal, self.password = principal, password
         return principal
-
-    def _audit_login(self, user: str, allowed: bool, reason: str) -> None:
-        event = {"event": "login", "time": time.time(), "user": user, "client": self.peer,
-                 "decision": "allow" if allowed else "deny", "reason": reason}  # fmt: skip
-        if self.ctx.audit is not None:
-            self.ctx.audit(event)
-        elif not allowed:
-            log.info("login refused", extra={"user": user, "client": self.peer, "reason": reason})
 
     # -- dispatch --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import logging
 import time
 
 from adhoc.authz import SessionState
+from adhoc.authz.conf_keys import database_of
 from adhoc.errors import EngineError, PermissionDenied
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
 from adhoc.gateway.engine_link import EngineConnection
@@ -63,7 +64,7 @@ class SessionCalls(CallBase):
         )  # fmt: skip
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
-        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
+        state = SessionState(current_db=database_of(conf))
         self.sessions[ref.handle.guid] = ClientSession(ref, record, backend, record.protocol_version, state=state)
         self.ctx.sessions.add(record)
         self.ctx.metrics.sessions.labels(engine.name).inc()
