@@ -5,6 +5,7 @@ status answered for ended operations), in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import struct
 import uuid
 
 from prometheus_client import generate_latest
@@ -227,3 +228,31 @@ async def test_nosasl_client_is_served(gateway: FastGateway) -> None:
 
 def test_engine_fixture_matches_the_config() -> None:
     assert ENGINE.address == "127.0.0.1:1"
+
+
+async def test_token_calls_are_refused_and_unknown_calls_get_thrifts_answer(gateway: FastGateway) -> None:
+    client = await gateway.client()
+    session = await client.open_session()
+    token = await client.call("GetDelegationToken", ttypes.TGetDelegationTokenReq(session, "alice", "alice"))
+    assert token.status.statusCode == ERROR and "does not hand out tokens" in token.status.errorMessage
+    assert gateway.fake.calls["GetDelegationToken"] == 0
+    await client.send("GetLog", ttypes.TGetLogReq())  # pyhive's fetch_logs on old servers
+    (length,) = struct.unpack(">I", await client.reader.readexactly(4))
+    reply = await client.reader.readexactly(length)
+    assert reply[:4] == b"\x80\x01\x00\x03" and b"Invalid method name: 'GetLog'" in reply  # TApplicationException
+    assert (await client.execute(session, "SELECT 4")).status.statusCode == 0  # still served
+
+
+async def test_idle_clients_are_dropped_and_their_sessions_closed(fake: FakeEngine) -> None:
+    gw = await start_gateway(fake, idle_timeout_s=0.2, max_connections=2)
+    try:
+        idle = await gw.client("idle")
+        await idle.open_session("idle")
+        second = await gw.client("second")
+        third_reader, _ = await asyncio.open_connection("127.0.0.1", gw.port)
+        assert await asyncio.wait_for(third_reader.read(), 2) == b"", "over max_connections: refused"
+        await eventually(lambda: not fake.sessions)
+        assert await asyncio.wait_for(idle.reader.read(), 2) == b""
+        second.close()
+    finally:
+        await gw.server.stop(0)
