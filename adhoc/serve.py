@@ -205,4 +205,5 @@ async def serve(config: Config, announce: Callable[[str], None] = print, progres
     await stop.wait()
     log.info("stopping: draining clients")
     await gateway.close()
+    log.info("stopped")
     return 0
