@@ -92,7 +92,10 @@ class Collector:
         tasks = [t for t in (self._watch, *self._jobs.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            for task in stuck:
+                log.warning("log collector task %s did not stop in time", task.get_name())
         await self.source.close()  # the store is shared by the engines' collectors: its owner closes it
 
     async def idle(self) -> None:

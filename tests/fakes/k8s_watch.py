@@ -130,7 +130,8 @@ class WatchHub:
 
     async def _wait(self, wakeup: asyncio.Event, timeout: float) -> None:
         try:
-            await asyncio.wait_for(wakeup.wait(), max(0.0, timeout))
+            async with asyncio.timeout(max(0.0, timeout)):  # not wait_for: it can swallow a cancel (3.11)
+                await wakeup.wait()
         except TimeoutError:
             pass
         wakeup.clear()

@@ -105,7 +105,9 @@ class FakePodSource:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(q.get(), timeout_s)
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                    async with asyncio.timeout(timeout_s):
+                        item = await q.get()
                 except TimeoutError:
                     return
                 if isinstance(item, BaseException):

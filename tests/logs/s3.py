@@ -36,18 +36,25 @@ class S3Server:
         return {"endpoint_url": self.endpoint, **CREDENTIALS}
 
     def start(self) -> None:
-        for _ in range(50):  # the port may linger for a moment after a stop
-            try:
-                self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-                self._server.start()
+        # moto's own start() waits forever when the port cannot be bound (its thread just dies), and
+        # its stop() leaves the listening socket open: bind here with a deadline, close on stop.
+        for _ in range(100):
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            thread = threading.Thread(target=server._server_entry, daemon=True)
+            server._thread = thread
+            thread.start()
+            if server._server_ready_event.wait(2):
+                self._server = server
                 return
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         raise RuntimeError(f"moto could not listen on {self.port} again")
 
     def stop(self) -> None:
         if self._server is not None:
+            wsgi = self._server._server
             self._server.stop()
+            if wsgi is not None:
+                wsgi.server_close()  # free the port for the next start
             self._server = None
 
     def client(self) -> Any:
