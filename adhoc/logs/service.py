@@ -94,6 +94,8 @@ class LogCollection:
         if record.route == "k8s":
             session_id = record.session_id
             record.cost_estimate = lambda: self.session_cost(session_id)
+            if not record.logs_url:  # the link to /logs/<session_id>/, unless the UI links set it already
+                record.logs_url = f"{self.config.server.base_url()}/logs/{session_id}/"
 
     def session_changed(self, record: Any) -> None:
         pass

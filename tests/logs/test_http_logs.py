@@ -54,6 +54,7 @@ def test_cost_and_live_then_stored_logs_of_a_k8s_session(served: tuple[ServedGat
         row = desc(cursor)
         session_id = row["session_id"]
         assert row["route"] == "k8s" and row["cost"] is None  # no pod of it seen yet
+        assert row["logs_url"] == f"{gateway.http_url}/logs/{session_id}/"
         an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         mine = {"adhoc.io/session": session_id, "adhoc.io/user": "alice"}
         api.put("pods", NS, pod_object("driver", labels=mine, cpu="2", memory="4Gi", created=an_hour_ago))

@@ -24,7 +24,7 @@ from tests.hs2_raw import RawClient, encode_call
 from tests.sts import RunningSTS, start_sts
 
 TTL = 0.4
-DESC = ["session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms"]
+DESC = ["session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms", "cost"]
 
 
 class Cluster:
