@@ -82,8 +82,8 @@ def protected_key(name: str) -> bool:
 def refusal(key: ConfKey, user: str, admin: bool, how: str = "SET") -> str | None:
     """Why `user` may not set `key`, or None."""
     if key.form in (SETTING, USE) and key.name.lower() in PROXY_USER_KEYS:
-        return (f"permission denied: {user} may not {how} {key.name}: it is set by the gateway, not by clients "
-                "(sessions run as the user who logged in)")  # fmt: skip
+        return (f"permission denied: {user} may not {how} {key.name}: {key.name} is set by the gateway, not by "
+                "clients (sessions run as the user who logged in)")  # fmt: skip
     if admin:
         return None
     if key.form == SYSTEM:
