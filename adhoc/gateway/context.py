@@ -13,6 +13,8 @@ from adhoc.auth import Authenticator, NoAuthentication
 from adhoc.authz import AllowAll, Authorizer
 from adhoc.authz.pool import AnalysisPool
 from adhoc.config import Config
+from adhoc.gateway.backend import BackendConnection
+from adhoc.gateway.engine_link import EngineConnector
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
 from adhoc.routing import Router
@@ -39,3 +41,5 @@ class GatewayContext:
     metrics: Metrics = field(default_factory=Metrics)
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
+    # How the call layer reaches engines: TCP + SASL in production, the fake engine in fast tests.
+    connect_engine: EngineConnector = BackendConnection.connect

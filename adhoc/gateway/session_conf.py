@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from adhoc.auth import Principal
 from adhoc.authz import Authorizer
-from adhoc.authz.conf_keys import setting_name
+from adhoc.authz.conf_keys import SETTING, session_conf_key
 from adhoc.errors import PermissionDenied
 
 
 def split_route_request(conf: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     """The route asked for with `adhoc.route` (any prefix), and the conf without `adhoc.*` keys,
-    which are the gateway's and never reach an engine."""
-    requested = next((v for k, v in conf.items() if setting_name(k).lower() == "adhoc.route" and v), None)
-    return requested, {k: v for k, v in conf.items() if not setting_name(k).lower().startswith("adhoc.")}
+    which are the gateway's and never reach an engine. Only the setting forms are the gateway's:
+    `set:system:adhoc.x` and the like stay, to be checked (and refused) as what they are."""
+    gateways = {k for k in conf if (c := session_conf_key(k)).form == SETTING and c.name.lower().startswith("adhoc.")}
+    requested = next((conf[k] for k in gateways if session_conf_key(k).name.lower() == "adhoc.route" and conf[k]), None)
+    return requested, {k: v for k, v in conf.items() if k not in gateways}
 
 
 def check_session_conf(authorizer: Authorizer, principal: Principal, conf: dict[str, str]) -> None:
