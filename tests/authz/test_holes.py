@@ -154,7 +154,8 @@ def test_identifier_in_function_position_is_the_function(authorizer: PolicyAutho
 
 USE_FORMS = ["USE hr", "USE DATABASE hr", "USE SCHEMA hr", "USE NAMESPACE hr", "use namespace HR", "USE `hr`",
              "USE IDENTIFIER('hr')", "USE spark_catalog.hr", "USE IDENTIFIER('spark_catalog.hr')",
-             "USE DATABASE IDENTIFIER('hr')", "/* c */ USE\n  SCHEMA hr ;"]  # fmt: skip
+             "USE DATABASE IDENTIFIER('hr')", "/* c */ USE\n  SCHEMA hr ;", "USE/**/hr",
+             "USE /* a */ NAMESPACE -- b\n hr"]  # fmt: skip
 
 
 @pytest.mark.parametrize("use", USE_FORMS)
