@@ -30,12 +30,15 @@ PROXY_USER_KEYS = ("hive.server2.proxy.user", "kyuubi.session.proxy.user")
 # Settings only admins change. They would move a session off its route, change what the engine
 # loads or trusts (catalog plugins, extensions, classes, the metastore, the Hadoop filesystem
 # settings every read and write goes through: Spark copies every SQL conf key into the Hadoop
-# conf), or change how names resolve, so that the gateway would check other tables than the engine
-# reads: the default catalog, case-sensitive names (temporary views vs tables), double-quoted names.
+# conf), or change how a statement reads, so that the gateway would check another statement than
+# the engine runs: the default catalog, case-sensitive names (temporary views vs tables), how the
+# parser reads quotes and string escapes (the gateway reads IDENTIFIER('...') literals with Spark's
+# default escapes), what CREATE TABLE without USING makes (sources.default = jdbc).
 PROTECTED_KEYS = (*PROXY_USER_KEYS, "spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
                   "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*",
                   "spark.sql.catalog.*", "spark.sql.catalogimplementation", "spark.sql.defaultcatalog",
                   "spark.sql.hive.metastore.*", "spark.sql.casesensitive", "spark.sql.ansi.doublequotedidentifiers",
+                  "spark.sql.parser.*", "spark.sql.sources.default",
                   "hive.metastore.*", "spark.hadoop.*", "fs.*", "hadoop.*", "dfs.*", "yarn.*", "mapreduce.*",
                   "mapred.*", "*class", "*classes", "*.impl")  # fmt: skip
 ALLOWED_KEYS = ("adhoc.route",)

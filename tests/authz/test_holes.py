@@ -261,6 +261,8 @@ def test_policy_check_prints_deny_for_a_deep_statement(tmp_path: Path) -> None:
         ("SET spark.sql.ansi.doubleQuotedIdentifiers = true", "spark.sql.ansi.doubleQuotedIdentifiers"),
         ("SET `hivevar:spark.hadoop.fs.defaultFS` = file:///", "spark.hadoop.fs.defaultFS"),
         ("SET hadoop.security.authentication = simple", "hadoop.security.authentication"),
+        ("SET spark.sql.parser.escapedStringLiterals = true", "spark.sql.parser.escapedStringLiterals"),
+        ("SET spark.sql.sources.default = jdbc", "spark.sql.sources.default"),
         ("SET spark.sql.sources.commitProtocolClass = org.example.Evil", "spark.sql.sources.commitProtocolClass"),
         ("RESET hivevar:spark.sql.extensions", "spark.sql.extensions"),
     ],
