@@ -63,11 +63,12 @@ def session_conf_key(key: str) -> ConfKey:
 def set_key(name: str, written: str = "") -> ConfKey:
     """The name after `set:` (or after SET in SQL)."""
     name = name.strip().strip("`").strip()
+    written = written or name
     for prefix, form in _SET_FORMS.items():
         if name.lower().startswith(prefix):
             name = name[len(prefix) :].strip()
-            return ConfKey(written or name, UNKNOWN if ":" in name else form, name)
-    return ConfKey(written or name, UNKNOWN if ":" in name else SETTING, name)
+            return ConfKey(written, UNKNOWN if ":" in name else form, name)
+    return ConfKey(written, UNKNOWN if ":" in name else SETTING, name)
 
 
 def setting_name(key: str) -> str:
