@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from adhoc.authz.names import DEFAULT_CATALOG, IDENTIFIER, database_of_use, ref_from_parts, split_identifier
+from adhoc.authz.statement import StatementInfo
 
-if TYPE_CHECKING:
-    from adhoc.authz.statement import StatementInfo
-
-Recurse = Callable[[str, str, frozenset[str]], "StatementInfo"]
+Recurse = Callable[[str, str, frozenset[str]], StatementInfo]
 
 _COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|\s+)*", re.S)
 _ID = rf"(?P<name>{IDENTIFIER})"
