@@ -113,6 +113,7 @@ async def start_gateway(config: Config, engines: list[Engine] | None = None) -> 
     sockets = getattr(site._server, "sockets", None)  # the real port when http_port = 0
     if sockets:
         http_port = int(sockets[0].getsockname()[1])
+    ctx.public_url = server.base_url(http_port)
     return Gateway(config, ctx, thrift, runner, embedded, http_port)
 
 

@@ -77,6 +77,10 @@ class Authorizer(Protocol):
         """May this principal's sessions run on this engine (policy `routes`)?"""
         ...
 
+    def is_admin(self, principal: Principal) -> bool:
+        """Policy `admin = true`: sees every user's sessions, UI links and logs."""
+        ...
+
 
 class AllowAll:
     """No [policy] file: every authenticated user may run anything."""
@@ -97,3 +101,6 @@ class AllowAll:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return True
+
+    def is_admin(self, principal: Principal) -> bool:
+        return False  # no policy names admins: everyone sees their own sessions only

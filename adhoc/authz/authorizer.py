@@ -130,6 +130,9 @@ class PolicyAuthorizer:
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._grants(principal).can_route(engine.lower(), kind)
 
+    def is_admin(self, principal: Principal) -> bool:
+        return self._grants(principal).admin
+
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
         """Column and key listings reveal a table's schema: they need read on it. Listings of
         databases, tables and functions reveal only names: any user the policy knows may list them."""
@@ -223,3 +226,6 @@ class ReloadingAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._fresh().allows_engine(principal, engine, kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._fresh().is_admin(principal)

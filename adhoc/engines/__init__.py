@@ -21,7 +21,8 @@ class Engine:
     conf: Mapping[str, str] = field(default_factory=dict)
     user: str = ""  # service account; "" = connect as the client's user
     password: str = field(default="", repr=False)
-    spark_ui_url: str = ""
+    ui_url: str = ""  # where the engine's Spark UI answers, as the gateway reaches it
+    history_url: str = ""  # Spark history server of this engine's apps
     app_id: str = ""
 
     @property
@@ -40,7 +41,8 @@ class Engine:
             conf=config.conf,
             user=config.user,
             password=env.get(config.password_env, "") if config.password_env else "",
-            spark_ui_url=config.spark_ui_url,
+            ui_url=config.spark_ui,
+            history_url=config.history_url,
         )
 
     def session_conf(self, client_conf: Mapping[str, str], proxy_user: str | None) -> dict[str, str]:

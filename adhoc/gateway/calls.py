@@ -168,7 +168,8 @@ class CallHandler:
             raise EngineError(f"engine {engine.name} opened a session without a handle")
         record = SessionRecord(
             session_id=handle.id, user=principal.name, route=engine.kind, engine=engine.name,
-            route_reason=route.reason, app_id=engine.app_id, spark_ui_url=engine.spark_ui_url,
+            route_reason=route.reason, app_id=engine.app_id, engine_ui_url=engine.ui_url,
+            spark_ui_url=self.ctx.ui_link(handle.id), logs_url=self.ctx.logs_link(handle.id),
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.int(2) or protocol,
         )  # fmt: skip
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names

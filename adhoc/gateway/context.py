@@ -13,6 +13,7 @@ from adhoc.auth import Authenticator, NoAuthentication
 from adhoc.authz import AllowAll, Authorizer
 from adhoc.authz.pool import AnalysisPool
 from adhoc.config import Config
+from adhoc.gateway.ended_sessions import EndedSessions
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
 from adhoc.routing import Router
@@ -39,3 +40,17 @@ class GatewayContext:
     metrics: Metrics = field(default_factory=Metrics)
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
+    # base of the links users follow: [server] public_url, else the HTTP address once it is bound
+    public_url: str = ""
+    ended_sessions: EndedSessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.public_url = self.public_url or self.config.server.base_url()
+        server = self.config.server
+        self.ended_sessions = EndedSessions(server.ended_session_retention_s, server.ended_session_max)
+
+    def ui_link(self, session_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/ui/{session_id}/"
+
+    def logs_link(self, session_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/logs/{session_id}/"

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adhoc.auth import Principal
 from adhoc.errors import AuthenticationError
 from adhoc.gateway.context import GatewayContext
+from adhoc.http import ui_proxy
 
 _CTX = web.AppKey("ctx", GatewayContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,7 +65,7 @@ def build_app(ctx: GatewayContext, connection_count: Callable[[], int] = lambda:
                 "address": engine.address, "available": probe.available if probe else None,
                 "reason": probe.reason if probe else "not probed yet",
                 "open_sessions": sum(1 for r in ctx.sessions.open_sessions() if r.engine == engine.name),
-                "spark_ui_url": engine.spark_ui_url,
+                "spark_ui_url": engine.ui_url,
             })  # fmt: skip
         return web.json_response({"engines": out, "queue_length": 0})
 
@@ -74,6 +75,7 @@ def build_app(ctx: GatewayContext, connection_count: Callable[[], int] = lambda:
     app.router.add_get("/api/v1/sessions", sessions)
     app.router.add_get("/api/v1/sessions/{session_id}", session)
     app.router.add_get("/api/v1/engines", engines)
+    ui_proxy.add_routes(app, ctx)
     return app
 
 
