@@ -172,6 +172,8 @@ class CallHandler:
             spark_ui_url=self.ctx.ui_link(handle.id), logs_url=self.ctx.logs_link(handle.id),
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.int(2) or protocol,
         )  # fmt: skip
+        if engine.ui_url and not record.app_id and engine.protocol == "sts":
+            record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
         state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())

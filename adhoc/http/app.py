@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adhoc.auth import Principal
 from adhoc.errors import AuthenticationError
 from adhoc.gateway.context import GatewayContext
-from adhoc.http import ui_proxy
+from adhoc.http import page, ui_proxy
 
 _CTX = web.AppKey("ctx", GatewayContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -76,6 +76,7 @@ def build_app(ctx: GatewayContext, connection_count: Callable[[], int] = lambda:
     app.router.add_get("/api/v1/sessions/{session_id}", session)
     app.router.add_get("/api/v1/engines", engines)
     ui_proxy.add_routes(app, ctx)
+    page.add_routes(app, ctx)
     return app
 
 

@@ -73,8 +73,11 @@ class _Handler:
         except RefusedRequest as e:
             raise web.HTTPBadRequest(text=e.message + "\n") from None
         principal = await viewer(ctx, request)
+        record = ctx.sessions.get(session_id)
+        if record is not None and record.open and not record.engine_ui_url and may_see(ctx, principal, record.user):
+            await ctx.ui_resolver.resolve(record)
         target = ui_target(
-            session_id, ctx.sessions.get(session_id), ctx.ended_sessions.get(session_id),
+            session_id, record, ctx.ended_sessions.get(session_id),
             ctx.public_url, self._history_url,
         )  # fmt: skip
         if target is None:

@@ -38,7 +38,7 @@ _DROPPED_RESPONSE_HEADERS = frozenset({
     "strict-transport-security", "alt-svc",
 })  # fmt: skip
 # Encodings the HTML rewriter can undo (brotli/zstd would need libraries for little gain on a LAN).
-ACCEPTED_ENCODINGS = "gzip, deflate"
+_DECODABLE = ("gzip", "deflate")
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,21 @@ def check_request_headers(headers: Mapping[str, str], own_hosts: frozenset[str])
 
 def upstream_request_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
     out = {k: v for k, v in headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
-    out["Accept-Encoding"] = ACCEPTED_ENCODINGS
+    out["Accept-Encoding"] = accepted_encodings(
+        next((v for k, v in headers.items() if k.lower() == "accept-encoding"), "")
+    )
     out["X-Forwarded-Context"] = prefix  # Spark's UIUtils.uiRoot: links come back under the prefix
     return out
+
+
+def accepted_encodings(client_accepts: str) -> str:
+    """What Spark may compress with: what the client accepts (other bodies pass through as they
+    come) and the HTML rewriter can undo."""
+    offered = {part.split(";", 1)[0].strip().lower() for part in client_accepts.split(",")}
+    if "*" in offered:
+        offered |= set(_DECODABLE)
+    usable = [e for e in _DECODABLE if e in offered]
+    return ", ".join(usable) if usable else "identity"
 
 
 def response_headers(headers: Mapping[str, str], upstream: Upstream, prefix: str, rewriting: bool) -> dict[str, str]:

@@ -69,7 +69,16 @@ def test_headers_that_pick_a_host_or_base_are_refused() -> None:
 def test_request_headers_carry_no_credentials_and_set_the_context() -> None:
     sent = {"Authorization": "Basic eDp5", "Cookie": "a=b", "Accept": "text/html", "Host": "gw", "X-Forwarded-For": "1"}
     out = upstream_request_headers(sent, P)
-    assert out == {"Accept": "text/html", "Accept-Encoding": "gzip, deflate", "X-Forwarded-Context": P}
+    assert out == {"Accept": "text/html", "Accept-Encoding": "identity", "X-Forwarded-Context": P}
+
+
+@pytest.mark.parametrize(
+    ("client", "upstream"),
+    [("", "identity"), ("gzip, deflate, br, zstd", "gzip, deflate"), ("br", "identity"), ("*", "gzip, deflate"),
+     ("GZIP;q=0.5", "gzip")],
+)  # fmt: skip
+def test_spark_compresses_only_as_the_client_and_the_rewriter_both_can(client: str, upstream: str) -> None:
+    assert upstream_request_headers({"Accept-Encoding": client}, P)["Accept-Encoding"] == upstream
 
 
 @pytest.mark.parametrize(
