@@ -91,12 +91,12 @@ class _Handler:
             raise web.HTTPFound(target.location)
         prefix = public_prefix(ctx.public_url, session_id)
         if not tail:
-            raise web.HTTPFound(prefix + "/" + (f"?{request.query_string}" if request.query_string else ""))
+            raise web.HTTPFound(prefix + "/" + (f"?{_raw_query(request)}" if _raw_query(request) else ""))
         return await self._proxy(request, target, prefix, tail)
 
     async def _proxy(self, request: web.Request, target: ProxyTo, prefix: str, tail: str) -> web.StreamResponse:
         upstream = target.upstream
-        url = upstream.url_for(tail, request.query_string)
+        url = upstream.url_for(tail, _raw_query(request))
         headers = upstream_request_headers(request.headers, prefix)
         client = self.app[_CLIENT]
         try:
@@ -161,3 +161,8 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
         key = name.lower()
         out[key] = f"{out[key]},{value}" if key in out else value
     return out
+
+
+def _raw_query(request: web.Request) -> str:
+    """The query string as sent (aiohttp's query_string is decoded: %2F would become /)."""
+    return request.raw_path.partition("?")[2]
