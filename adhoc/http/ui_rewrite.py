@@ -164,19 +164,30 @@ def _map_path(path: str, upstream: Upstream, prefix: str) -> str:
     return prefix + path
 
 
-_ATTRIBUTE = re.compile(rb"""(?i)(\s(?:href|src|action|formaction)\s*=\s*)(["'])([^"'<>]*)\2""")
-_UI_ROOT = re.compile(rb"""(setUIRoot\(\s*)(["'])([^"']*)\2""")
+# Links in attributes (Spark writes `href="..."`, lowercase, no spaces around `=`): matched from the
+# `=` so the regex engine can skip ahead, and only values that are a path or an absolute URL.
+_LINK = re.compile(
+    rb"""=(?:(?<=href=)|(?<=src=)|(?<=action=)|(?<=HREF=)|(?<=SRC=)|(?<=ACTION=))(["'])"""
+    rb"""((?:/|[a-zA-Z][a-zA-Z0-9+.-]*:)[^"'<>]*)\1"""
+)
+_UI_ROOT = re.compile(rb"""setUIRoot\((["'])([^"']*)\1\)""")
 _MAX_CARRY = 256 * 1024  # a tag longer than this is passed on unrewritten rather than buffered
 
 
 class HtmlRewriter:
     """Rewrites links in an HTML stream chunk by chunk, holding back only the text after the last
-    `>` of a chunk (an unfinished tag), so memory stays bounded whatever the page's size."""
+    `>` of a chunk (an unfinished tag), so memory stays bounded whatever the page's size.
+
+    Spark already writes its links under the prefix when it honours X-Forwarded-Context; a chunk
+    where plain substring counts show nothing to change is passed on without running the regex."""
 
     def __init__(self, upstream: Upstream, prefix: str, content_encoding: str = "") -> None:
         self.upstream = upstream
         self.prefix = prefix
         self._carry = b""
+        self._netloc = upstream.netloc.encode()
+        self._base = upstream.base_path.encode()
+        self._prefixed = prefix.encode()
         encoding = content_encoding.strip().lower()
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             raise ValueError(f"cannot rewrite a body in content-encoding {encoding!r}")
@@ -202,17 +213,28 @@ class HtmlRewriter:
         return self._rewrite(data)
 
     def _rewrite(self, html: bytes) -> bytes:
-        if not html:
+        if not html or not self._needs_rewrite(html):
             return html
-        return _UI_ROOT.sub(self._sub, _ATTRIBUTE.sub(self._sub, html))
+        html = _LINK.sub(self._link, html)
+        return _UI_ROOT.sub(self._ui_root, html) if b"setUIRoot(" in html else html
 
-    def _sub(self, m: re.Match[bytes]) -> bytes:
-        url = m.group(3).decode("latin-1")
-        if m.re is _UI_ROOT:  # uiRoot is a path without a trailing slash
-            mapped = map_url(url or "/", self.upstream, self.prefix).rstrip("/")
-        else:
-            mapped = map_url(url, self.upstream, self.prefix) if url else url
-        return m.group(1) + m.group(2) + mapped.encode("latin-1") + m.group(2)
+    def _needs_rewrite(self, html: bytes) -> bool:
+        if self._netloc in html or (self._base and self._base in html):
+            return True
+        p = self._prefixed
+        for q in (b'"', b"'"):
+            if html.count(b"=" + q + b"/") != html.count(b"=" + q + p + b"/") + html.count(b"=" + q + p + q):
+                return True
+        return html.count(b"setUIRoot(") != html.count(b"setUIRoot('" + p + b"')")
+
+    def _link(self, m: re.Match[bytes]) -> bytes:
+        quote, url = m.group(1), m.group(2).decode("latin-1")
+        return b"=" + quote + map_url(url, self.upstream, self.prefix).encode("latin-1") + quote
+
+    def _ui_root(self, m: re.Match[bytes]) -> bytes:
+        quote, url = m.group(1), m.group(2).decode("latin-1")  # uiRoot: a path without a trailing slash
+        mapped = map_url(url or "/", self.upstream, self.prefix).rstrip("/")
+        return b"setUIRoot(" + quote + mapped.encode("latin-1") + quote + b")"
 
 
 def is_html(content_type: str) -> bool:
