@@ -6,29 +6,45 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from adhoc.config import Config, load_config
-from adhoc.errors import AdhocError, ConfigError
+from adhoc.errors import AdhocError, ConfigError, StartupConflict
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adhoc", description="Gateway for ad hoc SparkSQL over HiveServer2")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", help="adhoc.toml (default: built-in defaults, embedded engine)")
-    serve.add_argument("--host")
-    serve.add_argument("--thrift-port", type=int)
-    serve.add_argument("--http-port", type=int)
-    serve.add_argument("--log-level", default="INFO")
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the gateway until SIGTERM/SIGINT (which drain running statements, then stop). "
+        "With no config it starts an embedded local Spark Thrift Server as its only engine, auth none. "
+        "Prints `adhoc ready thrift=HOST:PORT http=URL` on stdout once clients can connect; "
+        "progress and logs go to stderr.",
+    )
+    serve.add_argument("--config", metavar="FILE", help="adhoc.toml (default: built-in defaults, embedded engine)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; [server] host)")
+    serve.add_argument("--thrift-port", type=int, metavar="N", help="HiveServer2 Thrift port (default 10009)")
+    serve.add_argument("--http-port", type=int, metavar="N", help="HTTP port: health, metrics, API (default 10099)")
+    serve.add_argument(
+        "--data-dir", metavar="DIR",
+        help="the embedded engine's warehouse, metastore and log; one adhoc per dir "
+        "(default $XDG_DATA_HOME/adhoc or ~/.local/share/adhoc; [server] data_dir)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--log-level", default="INFO", type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level (default INFO)",
+    )  # fmt: skip
 
     policy = sub.add_parser("policy", help="test a policy before rolling it out")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_sub.add_parser("check", help="print ALLOW or DENY: <reason> per statement")
-    check.add_argument("--config", required=True)
+    check.add_argument("--config", metavar="FILE", help="adhoc.toml (default: built-in defaults, as serve uses)")
     check.add_argument("--user", required=True)
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--sql")
@@ -37,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="routing tools")
     route_sub = route.add_subparsers(dest="route_command", required=True)
     explain = route_sub.add_parser("explain", help="probe engines and show the route a new session would get")
-    explain.add_argument("--config", required=True)
+    explain.add_argument("--config", metavar="FILE", help="adhoc.toml (default: built-in defaults, as serve uses)")
     explain.add_argument("--user", required=True)
     explain.add_argument("--route", help="a requested route (adhoc.route)")
     explain.add_argument("--json", action="store_true")
@@ -65,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adhoc.auth.passwd import passwd_main
 
         return int(passwd_main(args.users, args.user))
+    except StartupConflict as e:
+        print(f"adhoc: {e.message}", file=sys.stderr)
+        return 2
     except ConfigError as e:
         print(f"adhoc: config error: {e.message}", file=sys.stderr)
         return 2
@@ -83,12 +102,22 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     overrides = {
         k: v
-        for k, v in (("host", args.host), ("thrift_port", args.thrift_port), ("http_port", args.http_port))
+        for k, v in (
+            ("host", args.host),
+            ("thrift_port", args.thrift_port),
+            ("http_port", args.http_port),
+            ("data_dir", os.path.abspath(args.data_dir) if args.data_dir else None),
+        )
         if v is not None
     }
     if overrides:
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
-    return run_event_loop(serve(config))
+    return run_event_loop(serve(config, progress=_progress))
+
+
+def _progress(line: str) -> None:
+    """Start-up progress for the person watching the terminal (stdout is kept for the ready line)."""
+    print(f"adhoc: {line}", file=sys.stderr, flush=True)
 
 
 def run_event_loop(main: Coroutine[Any, Any, int]) -> int:

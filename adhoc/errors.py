@@ -2,6 +2,7 @@
 
     AdhocError                      sqlState HY000, error code 50000
     ├── ConfigError                 a config or policy file is wrong (exit 2; never on the wire)
+    │   └── StartupConflict         a port or the data dir is taken by another process (exit 2)
     ├── ProtocolError               the peer sent bytes we cannot frame or decode; costs that connection
     │   └── FrameTooLarge           a frame above the configured limit
     ├── AuthenticationError         wrong user or password (fails the SASL handshake)
@@ -43,6 +44,10 @@ class ConfigError(AdhocError):
         super().__init__(f"{where}: {message}" if where else message)
         self.file = file
         self.key = key
+
+
+class StartupConflict(ConfigError):
+    """`adhoc serve` cannot have what it was asked for: another process holds it."""
 
 
 class ProtocolError(AdhocError):

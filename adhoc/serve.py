@@ -1,4 +1,18 @@
-"""`adhoc serve`: assemble the gateway from its config and run it until SIGTERM/SIGINT."""
+"""`adhoc serve`: assemble the gateway from its config and run it until SIGTERM/SIGINT.
+
+The gateway is one ordered list of parts (adhoc.lifecycle), started in order and stopped in
+reverse:
+
+    listen ports      checked free first, so a taken port fails in a second, not after the engine
+    data dir lock     one adhoc per data dir (only with an embedded engine: it owns the metastore)
+    embedded engines  Spark Thrift Servers adhoc launches itself
+    gateway context   router over the engines, authentication, policy, audit file
+    analysis pool     the worker process big statements are analysed in (stopped after the servers)
+    thrift server     stop = drain: running statements get server.drain_timeout_s
+    http server
+
+A new part (the log collector, background probes) is a `Service` added to `Gateway.parts`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +20,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from aiohttp import web
 
 from adhoc.auth.build import build_authenticator
 from adhoc.authz import AllowAll
@@ -20,14 +32,18 @@ from adhoc.authz.audit import AuditLog
 from adhoc.authz.build import build_authorizer
 from adhoc.config import Config
 from adhoc.engines import Engine
-from adhoc.engines.embedded import EmbeddedSTS
-from adhoc.errors import ConfigError
+from adhoc.engines.data_dir import DataDirLock
+from adhoc.engines.embedded import EmbeddedSTS, log_progress
+from adhoc.errors import ConfigError, StartupConflict
 from adhoc.gateway.context import GatewayContext, log_audit
 from adhoc.gateway.server import ThriftServer
-from adhoc.http.app import build_app
+from adhoc.http.app import HttpServer
+from adhoc.lifecycle import Lifecycle, Part, Service
 from adhoc.routing import FirstReachable
 
 log = logging.getLogger("adhoc")
+
+Progress = Callable[[str], None]
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
@@ -36,93 +52,147 @@ def check_port_free(host: str, port: int, what: str) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror})", key=what) from None
+            flag = "--" + what.rsplit(".", 1)[-1].replace("_", "-")
+            raise StartupConflict(
+                f"cannot listen on {host}:{port} ({e.strerror}): is another adhoc running? use {flag} N"
+            ) from None
 
 
-@dataclass
 class Gateway:
-    """A running gateway: engines started, listeners bound. `close()` stops all of it."""
+    """A gateway's parts, in start order. `start()` runs them all; `close()` stops them in reverse."""
 
-    config: Config
-    ctx: GatewayContext
-    thrift: ThriftServer
-    http: web.AppRunner
-    embedded: EmbeddedSTS | None = None
-    http_port: int = 0
-    _stopped: bool = field(default=False, repr=False)
+    def __init__(self, config: Config, engines: list[Engine] | None = None, progress: Progress = log_progress) -> None:
+        self.config = config
+        server = config.server
+        # "~/x" and a path relative to the config file, as for every other path the config names
+        data_dir = os.path.abspath(config.resolve(os.path.expanduser(server.data_dir)))
+        self.embedded: list[EmbeddedSTS] = []
+        self._engines = engines
+        if engines is None:
+            self.embedded = [
+                EmbeddedSTS(e, data_dir, progress=progress) for e in config.effective_engines() if e.embedded
+            ]
+        self._ctx: GatewayContext | None = None
+        self._thrift: ThriftServer | None = None
+        self._http: HttpServer | None = None
+        self.parts: list[Service] = [
+            Part("listen ports", self._check_ports),
+            *([DataDirLock(data_dir)] if self.embedded else []),
+            *self.embedded,
+            Part("gateway context", self._build_context, self._close_context),
+            Part("analysis pool", stop=lambda: self.ctx.analysis_pool.close()),
+            Part("thrift server", self._start_thrift, self._stop_thrift),
+            Part("http server", self._start_http, self._stop_http),
+        ]
+        self.lifecycle = Lifecycle(self.parts)
+
+    @property
+    def ctx(self) -> GatewayContext:
+        assert self._ctx is not None, "the gateway has not started"
+        return self._ctx
 
     @property
     def thrift_address(self) -> tuple[str, int]:
-        return self.thrift.address
+        assert self._thrift is not None, "the gateway has not started"
+        return self._thrift.address
+
+    @property
+    def http_port(self) -> int:
+        return self._http.port if self._http is not None else self.config.server.http_port
 
     @property
     def http_url(self) -> str:
         return f"http://{self.config.server.host}:{self.http_port}"
 
+    async def start(self) -> None:
+        await self.lifecycle.start()
+
     async def close(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        await self.thrift.stop(self.config.server.drain_timeout_s)
-        await self.http.cleanup()
-        await self.ctx.analysis_pool.close()
-        if self.embedded is not None:
-            await self.embedded.stop()
+        await self.lifecycle.stop()
+
+    # -- parts -----------------------------------------------------------------------------------
+
+    async def _check_ports(self) -> None:
+        server = self.config.server
+        check_port_free(server.host, server.thrift_port, "server.thrift_port")
+        check_port_free(server.host, server.http_port, "server.http_port")
+
+    async def _build_context(self) -> None:
+        config = self.config
+        engines = self._engines
+        if engines is None:
+            embedded = {e.config.name: e.engine for e in self.embedded}
+            engines = [embedded.get(e.name) or Engine.from_config(e) for e in config.effective_engines()]
+        router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
+        ctx = GatewayContext(
+            config=config, router=router,
+            authenticator=build_authenticator(config), authorizer=build_authorizer(config),
+        )  # fmt: skip
+        if config.audit.file:
+            try:
+                ctx.audit = AuditLog(config.resolve(config.audit.file))
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot open the audit file: {e.strerror}", file=config.source, key="audit.file"
+                ) from None
+        elif log.isEnabledFor(logging.DEBUG):
+            ctx.audit = log_audit
+        self._ctx = ctx
+
+    async def _close_context(self) -> None:
+        if isinstance(self.ctx.audit, AuditLog):
+            self.ctx.audit.close()
+
+    async def _start_thrift(self) -> None:
+        self._thrift = ThriftServer(self.ctx)
+        await self._thrift.start(self.config.server.host, self.config.server.thrift_port)
+
+    async def _stop_thrift(self) -> None:
+        if self._thrift is not None:
+            await self._thrift.stop(self.config.server.drain_timeout_s)
+
+    async def _start_http(self) -> None:
+        self._http = HttpServer(self.ctx, self.config.server.host, self.config.server.http_port)
+        await self._http.start()
+
+    async def _stop_http(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
 
 
-async def start_gateway(config: Config, engines: list[Engine] | None = None) -> Gateway:
-    """Start engines (the embedded one if configured), then the Thrift and HTTP listeners."""
-    server = config.server
-    check_port_free(server.host, server.thrift_port, "server.thrift_port")
-    check_port_free(server.host, server.http_port, "server.http_port")
-    authenticator = build_authenticator(config)
-    authorizer = build_authorizer(config)
-    embedded: EmbeddedSTS | None = None
-    if engines is None:
-        engines = []
-        for engine_config in config.effective_engines():
-            if engine_config.embedded:
-                embedded = EmbeddedSTS(engine_config, server.data_dir)
-                engines.append(await embedded.start())
-            else:
-                engines.append(Engine.from_config(engine_config))
-    router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
-    ctx = GatewayContext(config=config, router=router, authenticator=authenticator, authorizer=authorizer)
-    if not config.audit.file and log.isEnabledFor(logging.DEBUG):
-        ctx.audit = log_audit
-    if config.audit.file:
-        try:
-            ctx.audit = AuditLog(config.resolve(config.audit.file))
-        except OSError as e:
-            raise ConfigError(
-                f"cannot open the audit file: {e.strerror}", file=config.source, key="audit.file"
-            ) from None
-    thrift = ThriftServer(ctx)
-    try:
-        await thrift.start(server.host, server.thrift_port)
-        runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, server.host, server.http_port)
-        await site.start()
-    except BaseException:
-        await thrift.stop(0)
-        if embedded is not None:
-            await embedded.stop()
-        raise
-    http_port = server.http_port
-    sockets = getattr(site._server, "sockets", None)  # the real port when http_port = 0
-    if sockets:
-        http_port = int(sockets[0].getsockname()[1])
-    ctx.public_url = server.base_url(http_port)
-    return Gateway(config, ctx, thrift, runner, embedded, http_port)
+async def start_gateway(
+    config: Config, engines: list[Engine] | None = None, progress: Progress = log_progress
+) -> Gateway:
+    """Start every part of a gateway (the embedded engine first, if configured)."""
+    gateway = Gateway(config, engines, progress)
+    await gateway.start()
+    return gateway
 
 
-async def serve(config: Config, announce: Callable[[str], None] = print) -> int:
-    gateway = await start_gateway(config)
+async def serve(config: Config, announce: Callable[[str], None] = print, progress: Progress = log_progress) -> int:
+    gateway = Gateway(config, progress=progress)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    starting = asyncio.ensure_future(gateway.start())
+    interrupted = False
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        if starting.done():
+            stop.set()
+        else:  # during start-up: cancel the start; the parts already up are stopped in reverse
+            interrupted = True
+            starting.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await starting
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        progress("stopped during start-up")
+        return 1
     if isinstance(gateway.ctx.authorizer, AllowAll):
         log.warning("no [policy] file configured: every authenticated user may run any statement")
     # Start-up objects (config, sqlglot's tables, the policy) live forever: keep them out of the

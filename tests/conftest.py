@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +11,15 @@ import pytest
 from adhoc.auth.passwd import passwd_main
 from adhoc.config import AuthConfig
 from tests.gateway_harness import GatewayThread, gateway_config
+from tests.requires import require_java
 from tests.sts import RunningSTS, start_sts
 
 
 @pytest.fixture(scope="session")
 def sts() -> Iterator[RunningSTS]:
     """One real Spark Thrift Server for the whole test session."""
+    if not os.environ.get("ADHOC_TEST_STS"):
+        require_java()
     server = start_sts()
     yield server
     server.stop()

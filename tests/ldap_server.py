@@ -64,8 +64,7 @@ def user_dn(name: str) -> str:
     return f"uid={name},ou=people,{BASE}"
 
 
-def start_ldap() -> RunningLdap:
-    slapd = shutil.which("slapd") or "/usr/sbin/slapd"
+def start_ldap(slapd: str) -> RunningLdap:
     workdir = tempfile.mkdtemp(prefix="adhoc-test-ldap-")
     os.makedirs(f"{workdir}/db")
     with open(f"{workdir}/slapd.conf", "w") as f:

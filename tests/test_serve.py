@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pyhive import exc, hive
 
+from tests.requires import require_binary, require_java
 from tests.sts import RunningSTS, free_port
 
 
@@ -39,6 +40,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
+    require_java()
+    require_binary("pgrep", package="procps")  # how the tests find the engine's JVM
     s = Served(tmp_path)
     yield s
     if s.proc.poll() is None:
@@ -63,7 +66,13 @@ def test_serve_embedded_engine_end_to_end(served: Served) -> None:
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(60) == 0
     assert served.proc.stderr is not None
-    assert "no [policy] file configured" in served.proc.stderr.read()
+    stderr = served.proc.stderr.read()
+    assert "no [policy] file configured" in stderr
+    # what a new user watching the terminal reads during the ~50 s first start
+    log_path = served.data_dir / "adhoc" / "embedded" / "sts.log"
+    assert "adhoc: starting the embedded Spark Thrift Server (local[*]) on 127.0.0.1:" in stderr
+    assert f"log at {log_path}" in stderr
+    assert "adhoc: the embedded Spark Thrift Server is up after" in stderr
     deadline = time.monotonic() + 20
     while embedded_engines(served.data_dir):
         assert time.monotonic() < deadline, "the embedded engine outlived the gateway"
@@ -124,3 +133,31 @@ def test_big_statements_are_analysed_in_a_worker_of_a_real_server(tmp_path: Path
         assert proc.wait(30) == 0
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_sigterm_during_start_up_stops_the_half_started_engine(tmp_path: Path) -> None:
+    require_java()
+    require_binary("pgrep", package="procps")
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adhoc", "serve", "--data-dir", str(data_dir),
+         "--thrift-port", str(free_port()), "--http-port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("adhoc: starting the embedded Spark Thrift Server (local[*])"), first
+        deadline = time.monotonic() + 30
+        while not embedded_engines(data_dir):  # the JVM is up, the server not yet listening
+            assert time.monotonic() < deadline, "the embedded engine never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 1
+        assert "adhoc: stopped during start-up" in proc.stderr.read()
+        assert proc.stdout is not None and "adhoc ready" not in proc.stdout.read()
+        assert not embedded_engines(data_dir), "the half-started engine outlived the gateway"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -47,6 +47,17 @@ def _password(args: argparse.Namespace, profile: Profile, user: str, host: str) 
     return None
 
 
+def password_hint(host: str, user: str) -> str:
+    """What to do when the server wants a password and none was given."""
+    return (
+        "adhoc-sql: this server wants a password; give one with\n"
+        "  --password-env VAR      the name of an environment variable holding it\n"
+        '  password_env = "VAR"    the same, in a [profiles.NAME] of ~/.config/adhoc/profiles.toml\n'
+        "  --ask-password          a prompt (interactive sessions prompt on their own)\n"
+        f'  the system keyring      service "adhoc:{host}", user "{user}" (pip install keyring)'
+    )
+
+
 def connect(
     host: str, port: int, user: str, password: str | None, ask: Callable[[str], str] | None = None
 ) -> Connection:
@@ -92,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sql = args.sql if args.sql is not None else sys.stdin.read()
         can_prompt = not headless and password is None and sys.stdin.isatty()
         conn = connect(host, port, user, password, ask=_prompt if can_prompt else None)
+    except LoginRefused as e:
+        print(f"adhoc-sql: {e}", file=sys.stderr)
+        if password is None:
+            print(password_hint(host, user), file=sys.stderr)
+        return 2
     except (ConnectError, OSError) as e:
         print(f"adhoc-sql: {e}", file=sys.stderr)
         return 2

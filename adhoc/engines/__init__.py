@@ -45,11 +45,24 @@ class Engine:
             history_url=config.history_url,
         )
 
-    def session_conf(self, client_conf: Mapping[str, str], proxy_user: str | None) -> dict[str, str]:
+    def login_for(self, user: str, password: str) -> tuple[str, str]:
+        """The user and password that open connections and sessions on this engine for `user`: the
+        engine's service account when it has one (`user` then runs as a proxy user), else the
+        client's own credentials."""
+        return (self.user, self.password) if self.user else (user, password)
+
+    def proxy_user_for(self, user: str) -> str | None:
+        return user if self.user else None
+
+    def session_conf(
+        self, client_conf: Mapping[str, str], proxy_user: str | None, *, session_id: str = "", user: str = ""
+    ) -> dict[str, str]:
         """OpenSession configuration as this engine understands it.
 
         The Spark Thrift Server applies only `set:hiveconf:`-prefixed keys; Kyuubi takes plain keys.
-        The engine's [engines.conf] wins over what the client sent.
+        The engine's [engines.conf] wins over what the client sent. `session_id` is the gateway's id
+        of the session being opened and `user` the authenticated user (for labels the engine's
+        pods carry); neither is sent as conf by this base engine.
         """
         conf = dict(client_conf)
         for key, value in self.conf.items():

@@ -18,7 +18,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adhoc.config import EngineConfig
@@ -28,6 +29,11 @@ from adhoc.errors import EngineError
 log = logging.getLogger("adhoc.engines")
 
 _PR_SET_PDEATHSIG = 1
+PROGRESS_EVERY_S = 10.0  # a first start takes ~50 s on a small machine: say it is still going
+
+
+def log_progress(line: str) -> None:
+    log.info(line)
 
 
 def spark_home() -> str:
@@ -64,23 +70,37 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 @dataclass
 class EmbeddedSTS:
-    """A Spark Thrift Server child process on loopback."""
+    """A Spark Thrift Server child process on loopback: a lifecycle part (`start()` returns once
+    clients can connect; `engine` is then the engine to route to)."""
 
     config: EngineConfig
     data_dir: str
     start_timeout_s: float = 180.0
+    progress: Callable[[str], None] = field(default=log_progress, repr=False)  # what a waiting user reads
     process: asyncio.subprocess.Process | None = None
     port: int = 0
     ui_port: int = 0
+    engine: Engine | None = None
+
+    @property
+    def name(self) -> str:
+        return f"embedded engine {self.config.name}"
 
     @property
     def log_path(self) -> Path:
-        return Path(self.data_dir) / "embedded" / "sts.log"
+        return Path(self.data_dir).absolute() / "embedded" / "sts.log"
 
-    async def start(self) -> Engine:
+    async def start(self) -> None:
+        try:
+            self.engine = await self.launch()
+        except BaseException:  # failed or cancelled (Ctrl+C) half-way: leave no JVM behind
+            await self.stop()
+            raise
+
+    async def launch(self) -> Engine:
         find_java()
         home = spark_home()
-        workdir = Path(self.data_dir) / "embedded"
+        workdir = Path(self.data_dir).absolute() / "embedded"
         workdir.mkdir(parents=True, exist_ok=True)
         self.port, self.ui_port = free_port(), free_port()
         cmd = [
@@ -97,13 +117,18 @@ class EmbeddedSTS:
             "spark-internal",
         ]  # fmt: skip
         env = dict(os.environ, SPARK_HOME=home)
-        log.info("starting embedded Spark Thrift Server", extra={"port": self.port, "ui_port": self.ui_port})
+        self.progress(
+            f"starting the embedded Spark Thrift Server ({self.config.master}) on 127.0.0.1:{self.port}, "
+            f"log at {self.log_path}"
+        )
         with open(self.log_path, "ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 *cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
+        started = time.monotonic()
         await self._wait_ready()
+        self.progress(f"the embedded Spark Thrift Server is up after {time.monotonic() - started:.0f} s")
         ui = f"http://127.0.0.1:{self.ui_port}"
         return Engine(
             name=self.config.name,
@@ -119,8 +144,14 @@ class EmbeddedSTS:
 
     async def _wait_ready(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + self.start_timeout_s
+        started = time.monotonic()
+        deadline = started + self.start_timeout_s
+        next_progress = started + PROGRESS_EVERY_S
         while time.monotonic() < deadline:
+            if time.monotonic() >= next_progress:
+                waited = next_progress - started
+                self.progress(f"waiting for the embedded Spark Thrift Server to accept clients … {waited:.0f} s")
+                next_progress += PROGRESS_EVERY_S
             if self.process.returncode is not None:
                 raise EngineError(
                     f"the embedded Spark Thrift Server exited with code {self.process.returncode} "

@@ -15,13 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
-from adhoc.gateway.backend import READ_SIZE, BackendConnection, keepalive
+from adhoc.gateway.backend import READ_SIZE, keepalive
 from adhoc.gateway.calls import CallHandler, ClientSession, Outgoing
 from adhoc.gateway.context import GatewayContext
-from adhoc.gateway.sync_execute import operation_call
+from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import NEED_DATA, ClientStream, Credentials, Request, Transport
-from adhoc.protocol.thrift_binary import CALL, STRUCT, Struct, encode_message
 
 log = logging.getLogger("adhoc.gateway")
 
@@ -216,18 +215,13 @@ class ClientConnection:
         main = sessions[0].backend
         conn = main
         if main.busy or main.broken:
-            engine = main.engine
-            assert self.calls.principal is not None
-            user = engine.user or self.calls.principal.name
-            password = engine.password if engine.user else self.calls.password
-            conn = await BackendConnection.connect(engine, user, password, self.ctx.config.server.teardown_timeout_s)
+            conn = await self.calls.connect(main.engine, self.ctx.config.server.teardown_timeout_s)
         try:
             for session in sessions:
                 for op in list(session.operations.values()):
                     if op.synthetic is None:
-                        await conn.call(operation_call("CancelOperation", op))
-                close = Struct().set(1, STRUCT, Struct().set(1, STRUCT, session.handle_struct))
-                await conn.call(encode_message("CloseSession", CALL, 0, close))
+                        await conn.call(hs2.handle_call("CancelOperation", op.ref))
+                await conn.call(hs2.handle_call("CloseSession", session.ref))
                 log.info("closed session of a departed client", extra={"session": session.record.session_id})
         finally:
             if conn is not main:

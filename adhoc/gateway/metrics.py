@@ -24,6 +24,11 @@ class Metrics:
         self.open_session_seconds = Histogram(
             "adhoc_open_session_seconds", "Time to open a session (routing, connect, engine)", registry=r
         )
+        self.status_from_gateway = Counter(
+            "adhoc_status_answered_by_gateway",
+            "GetOperationStatus calls on ended operations answered from the engine's last reply",
+            registry=r,
+        )
         self._calls: dict[str, Counter] = {}  # label children, looked up once: this is the hot path
         self._allowed = self.statements.labels("allow")
         self._denied = self.statements.labels("deny")
@@ -39,6 +44,9 @@ class Metrics:
         if child is None:
             child = self._calls[name] = self.calls.labels(name)
         child.inc()
+
+    def status_answered_here(self) -> None:
+        self.status_from_gateway.inc()
 
     def decision(self, allowed: bool) -> None:
         (self._allowed if allowed else self._denied).inc()

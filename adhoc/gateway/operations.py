@@ -8,7 +8,7 @@ from adhoc.gateway.sessions import SessionRecord
 from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import ResultSet, log_lines
-from adhoc.protocol.thrift_binary import BOOL, I32, STRING, STRUCT, Struct
+from adhoc.protocol.thrift_binary import Struct
 
 FETCH_FIRST = 4
 
@@ -21,8 +21,7 @@ class SyntheticResult:
 
 @dataclass
 class Operation:
-    handle: hs2.Handle
-    handle_struct: Struct  # TOperationHandle as issued, to send back for cancel/close
+    ref: hs2.HandleRef  # the TOperationHandle as issued, to send back for cancel/close
     session_guid: bytes
     record: SessionRecord | None  # whose `[adhoc]` lines open this operation's log (None: metadata calls)
     synthetic: SyntheticResult | None = None
@@ -30,6 +29,13 @@ class Operation:
     # A statement may still be running on the engine until a status reply says it ended; a
     # draining gateway waits for such operations, and closes connections that have none.
     running: bool = False
+    # The engine's GetOperationStatus reply once it said the operation ended: a terminal state
+    # never changes, so later status calls are answered from these bytes (client's seqid patched).
+    final_status: bytes | None = None
+
+    @property
+    def handle(self) -> hs2.Handle:
+        return self.ref.handle
 
     def log_lines_due(self, orientation: int | None) -> list[str]:
         """The `[adhoc]` lines for this log fetch: on the first one, and again when a client
@@ -44,24 +50,37 @@ def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int
     """Reply to a call on an operation the gateway answered itself (e.g. ADHOC DESC SESSION)."""
     assert op.synthetic is not None
     name, seqid = request.header.name, request.header.seqid
-    ok = hs2.success_status()
-    resp = Struct().set(1, STRUCT, ok)
+    resp: hs2.View
     if name == "GetOperationStatus":
-        resp.set(2, I32, hs2.FINISHED_STATE).set(9, BOOL, True)
+        status = hs2.GetOperationStatusResp()
+        status.status_struct = hs2.success_status()
+        status.operation_state, status.has_result_set = hs2.FINISHED_STATE, True
+        resp = status
     elif name == "GetResultSetMetadata":
-        resp.set(2, STRUCT, op.synthetic.result.schema())
+        metadata = hs2.GetResultSetMetadataResp()
+        metadata.status_struct, metadata.schema = hs2.success_status(), op.synthetic.result.schema()
+        resp = metadata
     elif name == "FetchResults":
-        if req.int(4) == hs2.FETCH_TYPE_LOG:
-            lines = op.log_lines_due(req.int(2))
-            resp.set(2, BOOL, False).set(3, STRUCT, log_lines(lines).rowset(protocol))
+        fetch, rows = hs2.FetchResultsReq(req), hs2.FetchResultsResp()
+        rows.status_struct = hs2.success_status()
+        if fetch.fetch_type == hs2.FETCH_TYPE_LOG:
+            lines = op.log_lines_due(fetch.orientation)
+            rows.has_more_rows, rows.results = False, log_lines(lines).rowset(protocol)
         else:
             synthetic = op.synthetic
-            if req.int(2) == FETCH_FIRST:
+            if fetch.orientation == FETCH_FIRST:
                 synthetic.cursor = 0
-            max_rows = max(req.int(3) or 0, 0) or len(synthetic.result.rows)
-            rowset = synthetic.result.rowset(protocol, synthetic.cursor, max_rows)
+            max_rows = max(fetch.max_rows or 0, 0) or len(synthetic.result.rows)
+            rows.results = synthetic.result.rowset(protocol, synthetic.cursor, max_rows)
             synthetic.cursor = min(synthetic.cursor + max_rows, len(synthetic.result.rows))
-            resp.set(2, BOOL, synthetic.cursor < len(synthetic.result.rows)).set(3, STRUCT, rowset)
-    elif name == "GetQueryId":  # TGetQueryIdResp has no status: its only field is the id
-        resp = Struct().set(1, STRING, op.handle.id.encode())
-    return hs2.reply(name, seqid, resp)
+            rows.has_more_rows = synthetic.cursor < len(synthetic.result.rows)
+        resp = rows
+    elif name == "GetQueryId":
+        query_id = hs2.GetQueryIdResp()
+        query_id.query_id = op.handle.id
+        resp = query_id
+    else:  # CancelOperation, CloseOperation: nothing runs
+        done = hs2.Response()
+        done.status_struct = hs2.success_status()
+        resp = done
+    return hs2.reply(name, seqid, resp.struct)

@@ -3,14 +3,23 @@
 One registry for the whole gateway; `ADHOC DESC SESSION`, the operation-log `[adhoc]` lines and the
 HTTP API all read the same record, so they can never disagree. The routing, logs and UI-proxy
 issues fill in more of it (app_id from the engine, logs_url from the log store, queued_ms).
+
+A session's public id (`session_id`) is the gateway's own, made before OpenSession reaches the
+engine so it can travel in the engine's session conf (K8s pods are labelled with it); the engine's
+handle id is kept beside it as `engine_session_id`. Parts that follow sessions (the log collector,
+the UI proxy) subscribe to the registry instead of being called from the call layer.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+log = logging.getLogger("adhoc.gateway")
 
 DESC_COLUMNS = ("session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms")
 
@@ -32,6 +41,7 @@ class SessionRecord:
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
     statements: int = 0
+    engine_session_id: str = ""  # the engine's own session handle id (a GUID), once it answered
 
     @property
     def open(self) -> bool:
@@ -52,6 +62,7 @@ class SessionRecord:
             ended_at=self.ended_at,
             state="open" if self.open else "closed",
             statements=self.statements,
+            engine_session_id=self.engine_session_id,
         )
         return out
 
@@ -66,6 +77,21 @@ class SessionRecord:
         return lines
 
 
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SessionListener(Protocol):
+    """Told of every session's life; called synchronously on the event loop, so keep it cheap
+    (hand slow work to a task). An exception is logged, never raised into the call layer."""
+
+    def session_opened(self, record: SessionRecord) -> None: ...
+
+    def session_changed(self, record: SessionRecord) -> None: ...
+
+    def session_closed(self, record: SessionRecord) -> None: ...
+
+
 class SessionRegistry:
     """Open sessions, plus recently closed ones so their links stay answerable."""
 
@@ -73,9 +99,30 @@ class SessionRegistry:
         self._sessions: dict[str, SessionRecord] = {}
         self._keep_closed = keep_closed
         self._closed: list[str] = []
+        self._listeners: list[SessionListener] = []
+
+    def subscribe(self, listener: SessionListener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: SessionListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _tell(self, event: str, record: SessionRecord) -> None:
+        for listener in list(self._listeners):
+            try:
+                getattr(listener, event)(record)
+            except Exception:  # one listener's bug must not fail a client's call
+                log.exception("session listener failed", extra={"listener": type(listener).__name__, "event": event})
 
     def add(self, record: SessionRecord) -> None:
         self._sessions[record.session_id] = record
+        self._tell("session_opened", record)
+
+    def changed(self, record: SessionRecord) -> None:
+        """Whoever changes an open record (app id learnt, logs link) says so here."""
+        if record.open and self._sessions.get(record.session_id) is record:
+            self._tell("session_changed", record)
 
     def get(self, session_id: str) -> SessionRecord | None:
         return self._sessions.get(session_id)
@@ -88,6 +135,7 @@ class SessionRegistry:
         self._closed.append(session_id)
         while len(self._closed) > self._keep_closed:
             self._sessions.pop(self._closed.pop(0), None)
+        self._tell("session_closed", record)
 
     def open_count(self, user: str) -> int:
         return sum(1 for r in self._sessions.values() if r.open and r.user == user)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from adhoc.auth import Principal
 from adhoc.gateway.context import GatewayContext
+from adhoc.http.basic_auth import authenticate_request
 
 
 def auth_is_on(ctx: GatewayContext) -> bool:
@@ -18,9 +19,7 @@ async def viewer(ctx: GatewayContext, request: web.Request, *, required: bool = 
     Wrong credentials are always a 401 with a challenge."""
     if "Authorization" not in request.headers and (not auth_is_on(ctx) or not required):
         return None
-    from adhoc.http.app import _authenticate
-
-    return await _authenticate(ctx, request)
+    return await authenticate_request(ctx, request)
 
 
 def may_see(ctx: GatewayContext, principal: Principal | None, owner: str) -> bool:

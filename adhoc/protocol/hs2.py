@@ -1,6 +1,12 @@
 """What the gateway knows of TCLIService (Hive's service-rpc): field ids, handles, replies.
 
-Field ids are Hive's wire contract; only the ones the gateway reads or writes are named here.
+Field ids are Hive's wire contract; they appear only in this module. The gateway reads and writes
+the messages it acts on through typed views over the decoded tree (`OpenSessionReq(req).username`),
+so fields it does not know survive a re-encode untouched:
+
+    TOpenSessionReq/Resp, TExecuteStatementReq/Resp, TGetOperationStatusResp, TFetchResultsReq,
+    TStatus, the metadata requests (their schema/table names), TSessionHandle/TOperationHandle.
+
 Every call's argument struct has the request at field 1; every reply struct has the response at
 field 0; every response has its TStatus at field 1.
 """
@@ -9,15 +15,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from adhoc.errors import AdhocError
 from adhoc.protocol.thrift_binary import (
     BOOL,
+    CALL,
     EXCEPTION,
+    I16,
     I32,
+    I64,
+    LIST,
+    MAP,
     REPLY,
     STRING,
     STRUCT,
+    ListValue,
     MapValue,
     Struct,
     encode_message,
@@ -31,7 +44,17 @@ MAX_PROTOCOL = PROTOCOL_V10  # the newest version whose replies the gateway can 
 
 # TOperationState
 FINISHED_STATE = 2
+CANCELED_STATE = 3
+CLOSED_STATE = 4
+ERROR_STATE = 5
 RUNNING_STATES = frozenset({0, 1, 7})  # TOperationState INITIALIZED, RUNNING, PENDING
+# An operation in one of these states stays in it: a status reply saying so is final.
+TERMINAL_STATES = frozenset({FINISHED_STATE, CANCELED_STATE, CLOSED_STATE, ERROR_STATE})
+
+# TStatusCode
+SUCCESS_STATUS = 0
+SUCCESS_WITH_INFO_STATUS = 1
+ERROR_STATUS = 3
 
 # TApplicationException types
 UNKNOWN_METHOD = 1
@@ -173,3 +196,244 @@ def read_string_map(value: MapValue | None) -> dict[str, str]:
 
 def operation_handle_struct(handle: Handle, *, has_result_set: bool, operation_type: int = 0) -> Struct:
     return Struct().set(1, STRUCT, handle.to_struct()).set(2, I32, operation_type).set(3, BOOL, has_result_set)
+
+
+# -- typed views -------------------------------------------------------------------------------
+
+V = TypeVar("V")
+
+
+class View:
+    """A typed window on a decoded struct; writes go to the same tree."""
+
+    __slots__ = ("struct",)
+
+    def __init__(self, struct: Struct | None = None) -> None:
+        self.struct = struct if struct is not None else Struct()
+
+
+class _Field(Generic[V]):
+    def __init__(self, fid: int) -> None:
+        self.fid = fid
+
+
+class _I32(_Field[int | None]):
+    ttype = I32
+
+    def __get__(self, view: View, owner: type) -> int | None:
+        return view.struct.int(self.fid)
+
+    def __set__(self, view: View, value: int | None) -> None:
+        _put(view, self.fid, self.ttype, value)
+
+
+class _I16(_I32):
+    ttype = I16
+
+
+class _I64(_I32):
+    ttype = I64
+
+
+class _Bool(_Field[bool | None]):
+    def __get__(self, view: View, owner: type) -> bool | None:
+        return view.struct.bool(self.fid)
+
+    def __set__(self, view: View, value: bool | None) -> None:
+        _put(view, self.fid, BOOL, value)
+
+
+class _Text(_Field[str | None]):
+    def __get__(self, view: View, owner: type) -> str | None:
+        return view.struct.text(self.fid)
+
+    def __set__(self, view: View, value: str | None) -> None:
+        _put(view, self.fid, STRING, None if value is None else value.encode())
+
+
+class _StringMap(_Field[dict[str, str]]):
+    def __get__(self, view: View, owner: type) -> dict[str, str]:
+        return read_string_map(view.struct.map(self.fid))
+
+    def __set__(self, view: View, value: dict[str, str]) -> None:
+        _put(view, self.fid, MAP, string_map(value))
+
+
+class _StructField(_Field[Struct | None]):
+    def __get__(self, view: View, owner: type) -> Struct | None:
+        return view.struct.struct(self.fid)
+
+    def __set__(self, view: View, value: Struct | None) -> None:
+        _put(view, self.fid, STRUCT, value)
+
+
+def _put(view: View, fid: int, ttype: int, value: object) -> None:
+    if value is None:
+        view.struct.fields.pop(fid, None)
+    else:
+        view.struct.set(fid, ttype, value)  # type: ignore[arg-type]
+
+
+class TStatus(View):
+    code = _I32(1)
+    info_messages_field = 2
+    sql_state = _Text(3)
+    error_code = _I32(4)
+    error_message = _Text(5)
+
+    @property
+    def ok(self) -> bool:
+        return self.code in (SUCCESS_STATUS, SUCCESS_WITH_INFO_STATUS)
+
+
+class Response(View):
+    status_struct = _StructField(1)
+
+    @property
+    def status(self) -> TStatus:
+        return TStatus(self.status_struct)
+
+    @property
+    def ok(self) -> bool:
+        return self.status_struct is not None and self.status.ok
+
+
+@dataclass(frozen=True, slots=True)
+class HandleRef:
+    """A session or operation handle: its identity, and the struct as the engine sent it (to send
+    back for cancel/close, unknown fields and all)."""
+
+    handle: Handle
+    struct: Struct  # TSessionHandle or TOperationHandle
+
+    @staticmethod
+    def of(struct: Struct | None) -> HandleRef | None:
+        handle = handle_from(struct.struct(1)) if struct is not None else None
+        return HandleRef(handle, struct) if handle is not None and struct is not None else None
+
+
+class OpenSessionReq(View):
+    client_protocol = _I32(1)
+    username = _Text(2)
+    password = _Text(3)
+    configuration = _StringMap(4)
+
+
+class OpenSessionResp(Response):
+    server_protocol_version = _I32(2)
+    session_handle_struct = _StructField(3)
+
+    @property
+    def session_handle(self) -> HandleRef | None:
+        return HandleRef.of(self.session_handle_struct)
+
+
+class ExecuteStatementReq(View):
+    session_handle_struct = _StructField(1)
+    statement = _Text(2)
+    conf_overlay = _StringMap(3)
+    run_async = _Bool(4)
+
+
+class OperationResp(Response):
+    """The response of every call that creates an operation (ExecuteStatement, GetTables, ...)."""
+
+    operation_handle_struct = _StructField(2)
+
+    @property
+    def operation_handle(self) -> HandleRef | None:
+        return HandleRef.of(self.operation_handle_struct)
+
+
+class GetOperationStatusResp(Response):
+    operation_state = _I32(2)
+    sql_state = _Text(3)
+    error_code = _I32(4)
+    error_message = _Text(5)
+    has_result_set = _Bool(9)
+
+
+class FetchResultsReq(View):
+    operation_handle_struct = _StructField(1)
+    orientation = _I32(2)
+    max_rows = _I64(3)
+    fetch_type = _I16(4)
+
+
+class FetchResultsResp(Response):
+    has_more_rows = _Bool(2)
+    results = _StructField(3)
+
+
+class GetResultSetMetadataResp(Response):
+    schema = _StructField(2)
+
+
+class GetQueryIdResp(View):  # no status: its only field is the id
+    query_id = _Text(1)
+
+
+def session_handle_in(req: Struct) -> HandleRef | None:
+    """The TSessionHandle a session call's request starts with."""
+    return HandleRef.of(req.struct(1))
+
+
+def operation_handle_in(req: Struct) -> HandleRef | None:
+    """The TOperationHandle an operation call's request starts with."""
+    return HandleRef.of(req.struct(1))
+
+
+def new_handle(name: str, resp: Struct | None) -> HandleRef | None:
+    """The handle a successful reply hands out: a session for OpenSession, an operation for the
+    calls that create one; None for an error reply or a call that creates nothing."""
+    if resp is None:
+        return None
+    if name == "OpenSession":
+        session = OpenSessionResp(resp)
+        return session.session_handle if session.ok else None
+    if name in CREATES_OPERATION:
+        op = OperationResp(resp)
+        return op.operation_handle if op.ok else None
+    return None
+
+
+# Schema and table name fields of the metadata calls the policy checks: (schema, table) pairs.
+_METADATA_TARGETS: dict[str, tuple[tuple[int, int | None], ...]] = {
+    "GetSchemas": ((3, None),),
+    "GetTables": ((3, 4),),
+    "GetColumns": ((3, 4),),
+    "GetFunctions": ((3, None),),
+    "GetPrimaryKeys": ((3, 4),),
+    "GetCrossReference": ((3, 4), (6, 7)),  # parent, then foreign
+}
+
+
+def metadata_targets(name: str, req: Struct) -> list[tuple[str | None, str | None]]:
+    """The (schema, table) patterns a metadata call asks about; [] for calls that name none."""
+    return [
+        (req.text(schema), req.text(table) if table is not None else None)
+        for schema, table in _METADATA_TARGETS.get(name, ())
+    ]
+
+
+def call(name: str, req: Struct, seqid: int = 0) -> bytes:
+    """A whole CALL message with `req` as its request."""
+    return encode_message(name, CALL, seqid, Struct().set(1, STRUCT, req))
+
+
+def handle_call(name: str, handle: HandleRef, seqid: int = 0) -> bytes:
+    """A call whose request is just a handle: CloseSession, GetOperationStatus, Cancel/CloseOperation."""
+    return call(name, Struct().set(1, STRUCT, handle.struct), seqid)
+
+
+def info_messages(status: Struct) -> list[str]:
+    value = status.list(TStatus.info_messages_field)
+    if not isinstance(value, ListValue):
+        return []
+    return [m.decode("utf-8", "replace") for m in value.items if isinstance(m, bytes)]
+
+
+def with_info_messages(status: Struct, messages: list[str]) -> Struct:
+    if messages:  # never an empty list: it makes Hive JDBC print a blank warning chain
+        status.set(TStatus.info_messages_field, LIST, ListValue(STRING, [m.encode() for m in messages]))
+    return status

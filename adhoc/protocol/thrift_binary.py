@@ -285,3 +285,10 @@ def _write_value(out: bytearray, ttype: int, value: Value) -> None:
             _write_value(out, value.vtype, v)
     else:
         raise ProtocolError(f"cannot encode Thrift type {ttype}")
+
+
+def with_seqid(message: bytes, seqid: int) -> bytes:
+    """The same message with another seqid: a stored reply answering a new call."""
+    header = read_message_header(message)
+    at = header.body_offset - 4
+    return message[:at] + _I32.pack(seqid) + message[at + 4 :]

@@ -6,10 +6,12 @@ import os
 import subprocess
 
 from tests.gateway_harness import GatewayThread
+from tests.requires import require_java
 from tests.sts import spark_home
 
 
 def beeline(gw: GatewayThread, *args: str, url_suffix: str = "") -> subprocess.CompletedProcess[str]:
+    require_java()
     home = spark_home()
     cmd = [f"{home}/bin/beeline", "-u", f"jdbc:hive2://{gw.host}:{gw.port}/default{url_suffix}", *args]
     env = dict(os.environ, SPARK_HOME=home)

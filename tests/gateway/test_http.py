@@ -6,6 +6,7 @@ import base64
 import json
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 from pyhive import hive
@@ -55,6 +56,9 @@ def test_sessions_api_shows_only_my_sessions(gateway: GatewayThread) -> None:
         assert [s["session_id"] for s in mine if s["state"] == "open"] == [session_id]
         one = json.loads(get(f"{gateway.http_url}/api/v1/sessions/{session_id}", user="dora")[1])
         assert one["user"] == "dora" and one["engine"] == "sts-test" and one["route"] == "local"
+        # the public id is the gateway's own; the engine's handle id is kept beside it
+        engine_id = str(uuid.UUID(bytes=conn._sessionHandle.sessionId.guid))
+        assert one["engine_session_id"] == engine_id != session_id
         assert get(f"{gateway.http_url}/api/v1/sessions/{session_id}", user="eve")[0] == 404
         assert all(
             s["user"] == "eve" for s in json.loads(get(f"{gateway.http_url}/api/v1/sessions", "eve")[1])["sessions"]

@@ -15,6 +15,7 @@ import pytest
 from pyhive import hive
 from TCLIService import ttypes
 
+from benchmarks.fake_engine import FakeEngine, FakeEngineThread
 from tests.engine_checks import wait_until_engine_forgets
 from tests.gateway_harness import GatewayThread, gateway_config
 from tests.hs2_raw import BAD, COMPLETE, OK, START, RawClient, sasl_frame
@@ -116,39 +117,10 @@ def test_unreachable_engine_fails_open_session_clearly() -> None:
 
 
 def test_engine_that_dies_mid_session_gives_an_error_not_a_hang() -> None:
-    """A fake engine that completes SASL, answers OpenSession, then drops the connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def fake_engine() -> None:
-        from TCLIService import TCLIService
-        from thrift.protocol.TBinaryProtocol import TBinaryProtocol
-        from thrift.Thrift import TMessageType
-        from thrift.transport.TTransport import TMemoryBuffer
-
-        while True:  # the gateway's reachability probe connects and leaves first
-            conn, _ = listener.accept()
-            if conn.recv(65536):  # START + credentials
-                break
-        conn.sendall(sasl_frame(COMPLETE, b""))
-        conn.recv(65536)  # OpenSession
-        buf = TMemoryBuffer()
-        proto = TBinaryProtocol(buf)
-        proto.writeMessageBegin("OpenSession", TMessageType.REPLY, 0)
-        handle = ttypes.TSessionHandle(ttypes.THandleIdentifier(guid=b"g" * 16, secret=b"s" * 16))
-        TCLIService.OpenSession_result(
-            success=ttypes.TOpenSessionResp(
-                status=ttypes.TStatus(statusCode=0), serverProtocolVersion=5, sessionHandle=handle
-            )
-        ).write(proto)
-        proto.writeMessageEnd()
-        reply = buf.getvalue()
-        conn.sendall(struct.pack(">I", len(reply)) + reply)
-        conn.recv(65536)  # the first statement: die without answering
-        conn.close()
-
-    threading.Thread(target=fake_engine, daemon=True).start()
-    gw = GatewayThread(gateway_config(f"127.0.0.1:{port}"))
+    """The shared fake engine, on TCP: it answers OpenSession, then drops the connection."""
+    fake = FakeEngineThread(FakeEngine())
+    fake.engine.die_on("ExecuteStatement")
+    gw = GatewayThread(gateway_config(f"127.0.0.1:{fake.port}"))
     client = RawClient(gw.host, gw.port)
     try:
         client.sasl_login("alice")
@@ -167,14 +139,14 @@ def test_engine_that_dies_mid_session_gives_an_error_not_a_hang() -> None:
     finally:
         client.close()
         gw.stop()
-        listener.close()
+        fake.stop()
 
 
 def running_jobs(sts: RunningSTS) -> list[dict[str, object]]:
     base = f"http://127.0.0.1:{sts.ui_port}/api/v1/applications"
-    with urllib.request.urlopen(base, timeout=5) as resp:
+    with urllib.request.urlopen(base, timeout=20) as resp:
         app = json.load(resp)[0]["id"]
-    with urllib.request.urlopen(f"{base}/{app}/jobs?status=running", timeout=5) as resp:
+    with urllib.request.urlopen(f"{base}/{app}/jobs?status=running", timeout=20) as resp:
         return list(json.load(resp))
 
 

@@ -41,6 +41,9 @@ def test_headless_login_refusal_is_a_connect_error(secured: GatewayThread) -> No
     )
     assert refused.returncode == 2
     assert "refused the login: authentication failed for user 'alice'" in refused.stderr
+    # no password was given at all: say how to give one
+    for way in ("--password-env VAR", "password_env", "--ask-password", f'keyring      service "adhoc:{secured.host}"'):
+        assert way in refused.stderr
     env = dict(os.environ, ALICE_PW="wonderland")
     ok = subprocess.run([*cmd, "--password-env", "ALICE_PW", "-e", "SELECT 1 AS one"], capture_output=True,
                         text=True, timeout=60, env=env)  # fmt: skip

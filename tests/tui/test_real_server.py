@@ -15,6 +15,7 @@ import pytest
 from textual.widgets import TextArea
 
 from tests.gateway_harness import GatewayThread, gateway_config
+from tests.requires import require_binary
 from tests.sts import RunningSTS
 from tests.tui.test_app import settle
 from tui.adapter import QueryError, State
@@ -106,7 +107,7 @@ async def test_app_against_the_gateway(gateway: GatewayThread, tmp_path: Path) -
 
 def test_tmux_smoke(gateway: GatewayThread, tmp_path: Path) -> None:
     # A private tmux server with no config: nothing else sizes or styles its window.
-    tmux = ["tmux", "-L", f"adhoc-test-{os.getpid()}", "-f", "/dev/null"]
+    tmux = [require_binary("tmux"), "-L", f"adhoc-test-{os.getpid()}", "-f", "/dev/null"]
     # The window is 160x48; say so, whatever size the environment that started tmux claimed.
     env = f"XDG_DATA_HOME={tmp_path} XDG_CONFIG_HOME={tmp_path} TERM=xterm-256color COLUMNS=160 LINES=48"
     cmd = f"env {env} {sys.executable} -m tui --host {gateway.host} --port {gateway.port} --user tmuxer"

@@ -21,12 +21,10 @@ import pytest
 from pyhive import hive
 
 from tests.gateway_harness import GatewayThread
+from tests.requires import require_binary
 from tests.ui.conftest import HISTORY_URL, PASSWORDS
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (apt install them)"
-)
 
 
 def basic(user: str) -> str:
@@ -52,6 +50,8 @@ class Browser:
     """Headless Chromium with every network request and failure recorded."""
 
     def __init__(self, auth: str) -> None:
+        require_binary("chromium", package="chromium")
+        require_binary("chromedriver", package="chromium-driver")
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 

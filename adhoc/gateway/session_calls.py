@@ -1,0 +1,98 @@
+"""OpenSession and the calls made on a session (metadata, GetInfo, CloseSession).
+
+OpenSession     authenticate (NOSASL), check policy, route, inject engine conf, record the session
+metadata calls  check policy on the schema/table asked about, own the operation they create
+CloseSession    forget the session
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from adhoc.authz import SessionState
+from adhoc.errors import EngineError, PermissionDenied
+from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
+from adhoc.gateway.engine_link import EngineConnection
+from adhoc.gateway.session_conf import check_session_conf, split_route_request
+from adhoc.gateway.sessions import SessionRecord, new_session_id
+from adhoc.protocol import hs2
+from adhoc.protocol.client_stream import Request
+from adhoc.protocol.thrift_binary import read_message
+from adhoc.routing import Route
+
+log = logging.getLogger("adhoc.gateway")
+
+
+class SessionCalls(CallBase):
+    async def open_session(self, request: Request) -> Outgoing:
+        req = hs2.OpenSessionReq(hs2.request_of(request.args))
+        conf = req.configuration
+        principal = self.principal or await self.login(req.username or "", req.password or "")
+        requested, conf = split_route_request(conf)
+        started = time.monotonic()
+        decision = self.ctx.authorizer.check_session(principal, self.ctx.sessions.open_count(principal.name), requested)
+        if not decision.allowed:
+            raise PermissionDenied(decision.reason)
+        check_session_conf(self.ctx.authorizer, principal, conf)
+        authorizer = self.ctx.authorizer
+        route = await self.ctx.router.route(
+            principal.name, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+        )
+        backend = await self._backend_for(route)
+        engine = route.engine
+        protocol = min(req.client_protocol or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)
+        session_id = new_session_id()  # before the engine hears of it: its conf may carry the id
+        user, password = engine.login_for(principal.name, self.password)
+        req.client_protocol, req.username, req.password = protocol, user, password or None
+        req.configuration = engine.session_conf(
+            conf, engine.proxy_user_for(principal.name), session_id=session_id, user=principal.name
+        )
+        reply = await self.forward(backend, hs2.call("OpenSession", req.struct, request.header.seqid))
+        _, body, _ = read_message(reply.message)
+        resp = hs2.OpenSessionResp(hs2.response_of(body))
+        if not resp.ok:
+            return reply
+        ref = resp.session_handle
+        if ref is None:
+            raise EngineError(f"engine {engine.name} opened a session without a handle")
+        record = SessionRecord(
+            session_id=session_id, engine_session_id=ref.handle.id, user=principal.name, route=engine.kind,
+            engine=engine.name, route_reason=route.reason, app_id=engine.app_id, engine_ui_url=engine.ui_url,
+            spark_ui_url=self.ctx.ui_link(session_id), logs_url=self.ctx.logs_link(session_id),
+            queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.server_protocol_version or protocol,
+        )  # fmt: skip
+        if engine.ui_url and not record.app_id and engine.protocol == "sts":
+            record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
+        # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
+        # in this session resolve there, so the policy must resolve them there too.
+        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
+        self.sessions[ref.handle.guid] = ClientSession(ref, record, backend, record.protocol_version, state=state)
+        self.ctx.sessions.add(record)
+        self.ctx.metrics.sessions.labels(engine.name).inc()
+        self.ctx.metrics.sessions_open.inc()
+        self.ctx.metrics.open_session_seconds.observe(time.monotonic() - started)
+        log.info("session opened", extra={"session": record.session_id, "user": record.user, "engine": engine.name})
+        return reply
+
+    async def _backend_for(self, route: Route) -> EngineConnection:
+        engine = route.engine
+        backend = self.backends.get(engine.name)
+        if backend is None or backend.broken:
+            backend = await self.connect(engine, self.ctx.config.server.backend_connect_timeout_s)
+            self.backends[engine.name] = backend
+        return backend
+
+    async def session_call(self, request: Request) -> Outgoing:
+        """A call on a session other than ExecuteStatement."""
+        name = request.header.name
+        req = hs2.request_of(request.args)
+        session = self.session_of(req)
+        for schema, table in hs2.metadata_targets(name, req):
+            self._enforce(self.ctx.authorizer.check_metadata(self._principal(), name, schema, table), name)
+        reply = await self.forward(session.backend, request.raw)
+        if name in hs2.CREATES_OPERATION:
+            self.register_operation(session, name, reply, record=None)
+        elif name == "CloseSession":
+            self.forget_session(session)
+        return reply

@@ -1,0 +1,1 @@
+"""Engine logs: Spark driver and executor pod logs collected from Kubernetes into object storage."""

@@ -1,0 +1,136 @@
+"""The HTTP modules on their own, no engine needed: Basic auth goes through the one login step
+(counted and audited like a Thrift login), and /readyz answers within a kubelet's patience."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adhoc.auth.build import build_authenticator
+from adhoc.auth.passwd import passwd_main
+from adhoc.config import AuthConfig, Config
+from adhoc.engines import Engine
+from adhoc.gateway.context import GatewayContext
+from adhoc.http.app import build_app
+from adhoc.http.health import READY_BUDGET_S
+from adhoc.routing import FirstReachable, Probe, Route, any_engine
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def client_for(ctx: GatewayContext) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = TestClient(TestServer(build_app(ctx)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def secured(tmp_path: Path) -> AsyncIterator[tuple[GatewayContext, list[dict[str, Any]]]]:
+    users = tmp_path / "users.toml"
+    passwd_main(str(users), "alice", stdin=io.StringIO("wonderland\n"), stderr=io.StringIO())
+    config = Config(auth=AuthConfig(method="file", users=str(users), max_failures=100))
+    audit: list[dict[str, Any]] = []
+    ctx = GatewayContext(config=config, router=FirstReachable([]), authenticator=build_authenticator(config))
+    ctx.audit = audit.append
+    yield ctx, audit
+
+
+def logins(ctx: GatewayContext, outcome: str) -> float:
+    value = ctx.metrics.registry.get_sample_value("adhoc_logins_total", {"outcome": outcome})
+    return value or 0.0
+
+
+async def test_http_login_failure_is_counted_and_audited(secured: tuple[GatewayContext, list[dict[str, Any]]]) -> None:
+    ctx, audit = secured
+    client = await client_for(ctx)
+    try:
+        resp = await client.get("/api/v1/sessions", headers=basic("alice", "guess"))
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith('Basic realm="adhoc"')
+        assert "authentication failed for user 'alice'" in await resp.text()
+        assert logins(ctx, "failure") == 1
+        [event] = audit
+        assert event["event"] == "login" and event["decision"] == "deny" and event["via"] == "http"
+        assert event["user"] == "alice" and event["client"].startswith("127.0.0.1:")
+        assert "wonderland" not in str(event) and "guess" not in str(event)
+
+        resp = await client.get("/api/v1/sessions", headers=basic("alice", "wonderland"))
+        assert resp.status == 200 and await resp.json() == {"sessions": []}
+        assert logins(ctx, "success") == 1
+        assert audit[-1]["decision"] == "allow" and audit[-1]["via"] == "http"
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer abc", "Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode()],
+)
+async def test_missing_or_malformed_credentials_get_a_challenge(
+    secured: tuple[GatewayContext, list[dict[str, Any]]], header: str
+) -> None:
+    ctx, audit = secured
+    client = await client_for(ctx)
+    try:
+        resp = await client.get("/api/v1/sessions", headers={"Authorization": header} if header else {})
+        assert resp.status == 401 and "WWW-Authenticate" in resp.headers
+        assert audit == []  # nobody tried a password: nothing to audit or throttle
+    finally:
+        await client.close()
+
+
+class SlowRouter:
+    """Two engines: one answers at once, one takes far longer than a kubelet waits."""
+
+    def __init__(self, slow_s: float) -> None:
+        self.slow_s = slow_s
+        fast, slow = Engine("fast", "local", "sts", "127.0.0.1", 1), Engine("slow", "yarn", "kyuubi", "10.0.0.1", 1)
+        self._engines = [fast, slow]
+
+    def engines(self) -> Sequence[Engine]:
+        return self._engines
+
+    def probes(self) -> Sequence[Probe]:
+        return []
+
+    async def probe(self, engine: Engine) -> Probe:
+        if engine.name == "slow":
+            await asyncio.sleep(self.slow_s)
+        return Probe(engine.name, engine.name == "fast", f"{engine.name} probed", time.monotonic())
+
+    async def route(self, user: str, requested: str | None, allowed: Any = any_engine) -> Route:
+        raise NotImplementedError
+
+
+async def test_readyz_probes_in_parallel_and_answers_within_its_budget() -> None:
+    ctx = GatewayContext(config=Config(), router=SlowRouter(slow_s=30))
+    client = await client_for(ctx)
+    try:
+        started = time.monotonic()
+        resp = await client.get("/readyz")
+        elapsed = time.monotonic() - started
+        body = await resp.json()
+    finally:
+        await client.close()
+    assert elapsed < READY_BUDGET_S + 0.5
+    assert resp.status == 200 and body["ready"] is True
+    assert body["engines"] == {"fast": "fast probed", "slow": f"no answer within {READY_BUDGET_S:g} s"}
+
+
+async def test_livez() -> None:
+    client = await client_for(GatewayContext(config=Config(), router=FirstReachable([])))
+    try:
+        resp = await client.get("/livez")
+        assert resp.status == 200
+    finally:
+        await client.close()
