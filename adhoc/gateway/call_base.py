@@ -35,6 +35,7 @@ class ClientSession:
     protocol: int
     state: SessionState = field(default_factory=SessionState)
     operations: dict[bytes, Operation] = field(default_factory=dict)
+    engine_asked: bool = False  # Kyuubi: KYUUBI DESC ENGINE was asked (for the session's UI link)
 
     @property
     def handle(self) -> hs2.Handle:

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -78,8 +78,9 @@ def engine_ui_url(kind: str, protocol: str, *, static_ui_url: str = "", kyuubi_u
 
 
 class AppIdCache:
-    """An STS's app id, read from its UI's REST API, cached per UI for `ttl_s` (an STS restarted
-    under the same address gets a new app id)."""
+    """An STS's app id (one Spark app serves every session), cached per engine for `ttl_s`: an STS
+    restarted under the same address gets a new app id. Read from its UI's REST API, or by whatever
+    `fetch` the caller passes (`SET spark.app.id` on a session)."""
 
     def __init__(
         self, ttl_s: float = 30.0, timeout_s: float = 2.0, clock: Callable[[], float] = time.monotonic
@@ -90,12 +91,15 @@ class AppIdCache:
         self._known: dict[str, tuple[float, str]] = {}
 
     async def app_id(self, ui_url: str) -> str:
-        cached = self._known.get(ui_url)
-        if cached is not None and self._clock() - cached[0] < self.ttl_s:
-            return cached[1]
-        app_id = await self._fetch(ui_url)
+        return await self.cached(ui_url, lambda: self._fetch(ui_url))
+
+    async def cached(self, key: str, fetch: Callable[[], Awaitable[str]]) -> str:
+        known = self._known.get(key)
+        if known is not None and self._clock() - known[0] < self.ttl_s:
+            return known[1]
+        app_id = await fetch()
         if app_id:
-            self._known[ui_url] = (self._clock(), app_id)
+            self._known[key] = (self._clock(), app_id)
         return app_id
 
     async def _fetch(self, ui_url: str) -> str:

@@ -13,6 +13,7 @@ import time
 from adhoc.authz import SessionState
 from adhoc.errors import EngineError, PermissionDenied
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
+from adhoc.gateway.engine_details import learn_sts_app_id, wants_sts_app_id
 from adhoc.gateway.engine_link import EngineConnection
 from adhoc.gateway.session_conf import check_session_conf, split_route_request
 from adhoc.gateway.sessions import SessionRecord, new_session_id
@@ -64,6 +65,8 @@ class SessionCalls(CallBase):
         )  # fmt: skip
         if engine.ui_url and not record.app_id and engine.protocol == "sts":
             record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
+        elif wants_sts_app_id(engine.kind, engine.protocol, engine.ui_url, engine.history_url):
+            await learn_sts_app_id(self.ctx, backend, ref, record)  # YARN: the link is the RM's proxy
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
         state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
