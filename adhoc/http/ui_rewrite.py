@@ -188,7 +188,7 @@ class HtmlRewriter:
         self._netloc = upstream.netloc.encode()
         self._base = upstream.base_path.encode()
         self._prefixed = prefix.encode()
-        self._ui_root = b"setUIRoot('" + self._prefixed + b"')"
+        self._own_ui_root = b"setUIRoot('" + self._prefixed + b"')"
         encoding = content_encoding.strip().lower()
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             raise ValueError(f"cannot rewrite a body in content-encoding {encoding!r}")
@@ -227,7 +227,7 @@ class HtmlRewriter:
         if html.count(b'="/') != html.count(b'="' + self._prefixed):
             return True
         at = html.find(b"setUIRoot(")
-        return at >= 0 and not html.startswith(self._ui_root, at)
+        return at >= 0 and not html.startswith(self._own_ui_root, at)
 
     def _link(self, m: re.Match[bytes]) -> bytes:
         quote, url = m.group(1), m.group(2).decode("latin-1")
