@@ -65,8 +65,15 @@ class AuthenticationError(AdhocError):
 
 
 class PermissionDenied(AdhocError):
+    """Its message says "permission denied: " once, whoever wrote the reason (policy reasons
+    already start with it): beeline shows `Error: permission denied: ...`."""
+
     sql_state = "42000"
     error_code = 50003
+    PREFIX = "permission denied: "
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message if message.lower().startswith(self.PREFIX) else self.PREFIX + message)
 
 
 class UnknownHandle(AdhocError):

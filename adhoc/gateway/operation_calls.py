@@ -16,7 +16,7 @@ from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import prepend_log_lines
-from adhoc.protocol.thrift_binary import encode_message, read_message, with_seqid
+from adhoc.protocol.thrift_binary import StoredReply, encode_message, read_message
 
 
 class OperationCalls(CallBase):
@@ -38,7 +38,7 @@ class OperationCalls(CallBase):
             return answer_synthetic(request, req, op, session.protocol)
         if name == "GetOperationStatus" and op.final_status is not None:
             self.ctx.metrics.status_answered_here()
-            return with_seqid(op.final_status, request.header.seqid)
+            return op.final_status.answer(request.header.seqid)
         if session.backend.broken:
             self.forget_session(session, lost=True)
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
@@ -66,7 +66,7 @@ class OperationCalls(CallBase):
         state = status.operation_state
         op.running = state in hs2.RUNNING_STATES
         if state in hs2.TERMINAL_STATES:
-            op.final_status = bytes(reply.message)
+            op.final_status = StoredReply(bytes(reply.message))
 
 
 def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:

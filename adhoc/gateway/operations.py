@@ -8,7 +8,7 @@ from adhoc.gateway.sessions import SessionRecord
 from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import ResultSet, log_lines
-from adhoc.protocol.thrift_binary import Struct
+from adhoc.protocol.thrift_binary import StoredReply, Struct
 
 FETCH_FIRST = 4
 
@@ -31,7 +31,7 @@ class Operation:
     running: bool = False
     # The engine's GetOperationStatus reply once it said the operation ended: a terminal state
     # never changes, so later status calls are answered from these bytes (client's seqid patched).
-    final_status: bytes | None = None
+    final_status: StoredReply | None = None
 
     @property
     def handle(self) -> hs2.Handle:
