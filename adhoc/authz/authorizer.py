@@ -130,6 +130,9 @@ class PolicyAuthorizer:
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._grants(principal).can_route(engine.lower(), kind)
 
+    def is_admin(self, principal: Principal) -> bool:
+        return self._grants(principal).admin
+
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self.policy.group_limits(principal)
 
@@ -233,6 +236,9 @@ class ReloadingAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._fresh().allows_engine(principal, engine, kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._fresh().is_admin(principal)
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self._fresh().group_limits(principal)
