@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -44,9 +45,16 @@ class ServerConfig:
     max_connections: int = 2000
     teardown_timeout_s: float = 2.0  # budget to cancel/close a vanished client's backend work
     drain_timeout_s: float = 30.0  # SIGTERM: how long running statements get to finish
+    ended_session_retention_s: float = 86400.0  # how long /ui/<id>/ of an ended session still redirects
+    ended_session_max: int = 100_000  # at most this many ended sessions remembered (oldest forgotten first)
 
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
+    def base_url(self, http_port: int | None = None) -> str:
+        """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port if http_port is None else http_port}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,9 @@ class EngineConfig:
     address: str = ""  # host:port of the HS2 endpoint; "" on a local engine = the embedded STS
     user: str = ""  # service account to connect as; "" = connect as the client's user
     password_env: str = ""  # env var holding the service account's password
-    spark_ui_url: str = ""  # where this engine's Spark UI is, when known statically
+    ui_url: str = ""  # where this engine's Spark UI answers (an STS's), when known statically
+    spark_ui_url: str = ""  # the old name of ui_url, still accepted
+    history_url: str = ""  # Spark history server: ended sessions' UI links lead to <history_url>/history/<app_id>/
     conf: Mapping[str, str] = field(default_factory=dict)
     # kind = yarn
     rm_urls: tuple[str, ...] = ()
@@ -106,6 +116,10 @@ class EngineConfig:
     memory_gib_hour: float = -1.0
     # kind = local, embedded (no address)
     master: str = "local[*]"
+
+    @property
+    def spark_ui(self) -> str:
+        return self.ui_url or self.spark_ui_url
 
     @property
     def embedded(self) -> bool:
@@ -197,6 +211,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
     _check_policy(sections["policy"], source)
+    _check_routing(sections["routing"], source)
     _check_logs(sections["logs"], sections["pricing"], source)
     return Config(engines=engines, source=source, **sections)
 
@@ -329,9 +344,21 @@ def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
                 raise ConfigError(f"expected host:port, got {engine.address!r}", file=source, key=f"{key}.address")
         elif engine.kind != "local":
             raise ConfigError(f"a {engine.kind} engine needs an address", file=source, key=f"{key}.address")
+        for name in ("ui_url", "spark_ui_url", "history_url"):
+            url = getattr(engine, name)
+            if url and not (url.startswith(("http://", "https://")) and len(url.split("/")[2]) > 0):
+                raise ConfigError(f"expected an http:// or https:// URL, got {url!r}", file=source, key=f"{key}.{name}")
         _check_capacity_keys(engine, source, key)
     if sum(1 for e in engines if e.embedded) > 1:
         raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")
+
+
+def _check_routing(routing: RoutingConfig, source: str) -> None:
+    for key in ("probe_ttl_s", "queue_timeout_s"):
+        if getattr(routing, key) < 0:
+            raise ConfigError("expected a number of seconds >= 0", file=source, key=f"routing.{key}")
+    if routing.probe_timeout_s <= 0:
+        raise ConfigError("expected a number of seconds > 0", file=source, key="routing.probe_timeout_s")
 
 
 def _check_capacity_keys(engine: EngineConfig, source: str, key: str) -> None:

@@ -11,6 +11,7 @@
     ├── EngineError                 sqlState 08S01: an engine cannot be reached or went away
     │   └── EngineUnavailable       no engine can take a new session right now
     ├── UnsupportedCall             a call the gateway refuses on purpose (delegation tokens, ...)
+    ├── RefusedRequest              HTTP 400: a UI-proxy path or header reaching past the session's engine
     └── LogCollectionError          engine logs: the K8s API or the log store failed; retried, never fatal
         ├── PodApiError             a K8s API call failed (carries the HTTP status, 0 = no answer)
         │   └── WatchExpired        410 Gone: the watch's resourceVersion is too old, list again
@@ -97,6 +98,13 @@ class EngineUnavailable(EngineError):
 class UnsupportedCall(AdhocError):
     sql_state = "HYC00"
     error_code = 50007
+
+
+class RefusedRequest(AdhocError):
+    """An HTTP request the gateway will not pass on (HTTP 400): a UI-proxy path or header that
+    tries to reach something other than the session's own engine."""
+
+    error_code = 50008
 
 
 class LogCollectionError(AdhocError):

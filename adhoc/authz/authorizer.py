@@ -53,10 +53,6 @@ class PolicyAuthorizer:
     def _grants(self, principal: Principal) -> Grants:
         return self.policy.grants(principal)
 
-    def is_admin(self, principal: Principal) -> bool:
-        """An admin may see every user's sessions and engine logs."""
-        return self._grants(principal).admin
-
     def slow_to_analyse(self, sql: str) -> bool:
         return len(sql) > _SLOW_CHARS and len(sql) <= self.max_statement_bytes
 
@@ -133,6 +129,9 @@ class PolicyAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._grants(principal).can_route(engine.lower(), kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._grants(principal).admin
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self.policy.group_limits(principal)
@@ -237,6 +236,9 @@ class ReloadingAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._fresh().allows_engine(principal, engine, kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._fresh().is_admin(principal)
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self._fresh().group_limits(principal)

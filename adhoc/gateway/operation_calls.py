@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from adhoc.errors import EngineError, UnknownHandle
 from adhoc.gateway.call_base import CallBase, Outgoing, response_of
+from adhoc.gateway.engine_details import learn_engine_once
 from adhoc.gateway.operations import Operation, answer_synthetic
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
@@ -35,15 +36,17 @@ class OperationCalls(CallBase):
             if name == "CloseOperation":
                 self.forget_operation(session, op)
             return answer_synthetic(request, req, op, session.protocol)
-        if name == "GetOperationStatus" and op.final_status is not None:
-            self.ctx.metrics.status_answered_here()
-            return op.final_status.answer(request.header.seqid)
         if session.backend.broken:
             self.forget_session(session, lost=True)
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
+        if name == "GetOperationStatus" and op.final_status is not None:
+            self.ctx.metrics.status_answered_here()
+            return op.final_status.answer(request.header.seqid)
         reply = await self.forward(session.backend, request.raw)
         if name == "GetOperationStatus":
             self._note_status(op, reply)
+            if op.final_status is not None:
+                await learn_engine_once(self.ctx, session)
         elif name == "FetchResults":
             fetch = hs2.FetchResultsReq(req)
             if fetch.fetch_type == hs2.FETCH_TYPE_LOG and (lines := op.log_lines_due(fetch.orientation)):

@@ -2,6 +2,7 @@
 
 GET /logs/{session_id}/        the session's driver and executor pods: running (live) and stored;
                                JSON, or an HTML list for a browser (Accept: text/html)
+                               (a YARN session: a redirect to its application page in the RM)
 GET /logs/{session_id}/{pod}   the pod's log as text: followed live from the K8s API while the pod
                                runs (text appended later arrives as it is written), from the log
                                store once it is stored; 404 for a pod or session we do not know
@@ -34,6 +35,14 @@ log = logging.getLogger("adhoc.http")
 def add_routes(app: web.Application, ctx: GatewayContext) -> None:
     async def listing(request: web.Request) -> web.StreamResponse:
         session_id = request.match_info["session_id"]
+        yarn_page = _yarn_application_page(ctx, session_id)
+        if yarn_page:  # YARN keeps its own logs: the session's application page in the RM
+            if ctx.config.auth.method != "none":
+                principal = await authenticate_request(ctx, request)
+                record = ctx.sessions.get(session_id)
+                if not ctx.authorizer.is_admin(principal) and (record is None or record.user != principal.name):
+                    raise web.HTTPNotFound(text=f"no session {session_id} of yours\n")
+            raise web.HTTPFound(yarn_page)
         logs = await _allowed(ctx, request, session_id)
         live = {pod.name: pod for _, pod in logs.live_pods(session_id)}
         stored = await logs.stored_logs(session_id, _days(ctx, logs, session_id))
@@ -93,6 +102,16 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
     app.router.add_get("/logs/{session_id}/{pod}", pod_log)
 
 
+def _yarn_application_page(ctx: GatewayContext, session_id: str) -> str:
+    record = ctx.sessions.get(session_id)
+    if record is None or record.route != "yarn" or not record.app_id:
+        return ""
+    engine = next((e for e in ctx.config.engines if e.name == record.engine), None)
+    if engine is None or not engine.rm_urls:
+        return ""
+    return f"{engine.rm_urls[0].rstrip('/')}/cluster/app/{record.app_id}"
+
+
 def _error(status: int, message: str) -> web.HTTPException:
     return web.HTTPNotFound(text=message + "\n") if status == 404 else web.HTTPBadGateway(text=message + "\n")
 
@@ -105,8 +124,7 @@ async def _allowed(ctx: GatewayContext, request: web.Request, session_id: str) -
     if ctx.config.auth.method == "none":
         return logs
     principal = await authenticate_request(ctx, request)
-    is_admin = getattr(ctx.authorizer, "is_admin", None)
-    if is_admin is not None and is_admin(principal):
+    if ctx.authorizer.is_admin(principal):
         return logs
     if principal.name not in _owners(ctx, logs, session_id):
         # 404, not 403: whether someone else's session exists is not the caller's business
