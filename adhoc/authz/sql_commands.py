@@ -46,8 +46,18 @@ _READS = [
     _rx(rf"SHOW\s+(?:TBLPROPERTIES|PARTITIONS)\s+{_ID}(?:\s*\(.*\))?"),
     _rx(rf"SHOW\s+COLUMNS\s+(?:FROM|IN)\s+(?P<table>{IDENTIFIER})(?:\s+(?:FROM|IN)\s+(?P<db>{IDENTIFIER}))?"),
     _rx(rf"TABLE\s+{_ID}"),
+    # DESCRIBE t col: one column (sqlglot reads DESCRIBE t alone)
+    _rx(
+        rf"(?:DESC|DESCRIBE)\s+(?:TABLE\s+)?(?:(?:EXTENDED|FORMATTED)\s+)?"
+        rf"(?!(?:TABLE|EXTENDED|FORMATTED|QUERY|FUNCTION|DATABASE|SCHEMA|NAMESPACE)\s){_ID}\s+(?!PARTITION\b){IDENTIFIER}"
+    ),
 ]
-_WRITES = [_rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?")]
+_WRITES = [
+    _rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?"),
+    _rx(rf"ALTER\s+TABLE\s+{_ID}\s+RECOVER\s+PARTITIONS"),
+]
+# ANALYZE TABLES IN db: statistics of every table in it, written (like a write on db.*)
+_ANALYZE_TABLES = _rx(rf"ANALYZE\s+TABLES(?:\s+(?:FROM|IN)\s+{_ID})?\s+COMPUTE\s+STATISTICS(?:\s+NOSCAN)?")
 _SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
 _RESET_KEY = _rx(r"RESET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
 # SET key = value: Spark takes everything after '=' as the value (URLs, paths, a:b), which sqlglot
@@ -79,7 +89,8 @@ def analyze_command(
     for pattern in _READS:
         m = pattern.match(body)
         if m:
-            info.kind = "query" if body[:5].upper() == "TABLE" else " ".join(body.split()[:2]).lower()
+            first = body.split()[0].upper()
+            info.kind = {"TABLE": "query", "DESC": "describe"}.get(first, " ".join(body.split()[:2]).lower())
             parts = _parts(m)
             if not (len(parts) == 1 and parts[0].lower() in temp_views):
                 ref = ref_from_parts(parts, current_db, info)
@@ -89,11 +100,19 @@ def analyze_command(
     for pattern in _WRITES:
         m = pattern.match(body)
         if m:
-            info.kind = "msck repair"
+            info.kind = " ".join(body.split()[:2]).lower()
             ref = ref_from_parts(_parts(m), current_db, info)
             if ref is not None:
                 info.writes.add(ref)
             return True
+    m = _ANALYZE_TABLES.match(body)
+    if m:
+        info.kind = "analyze tables"
+        parts = split_identifier(m.group("name") or current_db)
+        info.databases_written.add(parts[-1].lower())
+        if len(parts) > 2 or (len(parts) == 2 and parts[0].lower() != DEFAULT_CATALOG):
+            info.fail(f"ANALYZE TABLES IN {m.group('name')}: only databases of {DEFAULT_CATALOG} are covered")
+        return True
     m = _USE.match(_without_comments(body)) if body[:3].upper() == "USE" else None
     if m:
         info.kind = "use"

@@ -83,12 +83,15 @@ NAME_POSITIONS = [
     ("DROP TABLE IF EXISTS {}", "write"),
     ("DROP VIEW {}", "write"),
     ("MSCK REPAIR TABLE {}", "write"),
+    ("ALTER TABLE {} RECOVER PARTITIONS", "write"),
     ("ANALYZE TABLE {} COMPUTE STATISTICS", "write"),
     ("COMMENT ON TABLE {} IS 'x'", "write"),
     ("DELETE FROM {} WHERE id = 1", "write"),
     ("UPDATE {} SET id = 1", "write"),
     ("DESCRIBE {}", "read"),
     ("DESC EXTENDED {}", "read"),
+    ("DESCRIBE {} id", "read"),
+    ("DESC TABLE FORMATTED {} id", "read"),
     ("DESCRIBE TABLE EXTENDED {}", "read"),
     ("SHOW TBLPROPERTIES {}", "read"),
     ("SHOW PARTITIONS {}", "read"),
@@ -270,6 +273,16 @@ def test_policy_check_prints_deny_for_a_deep_statement(tmp_path: Path) -> None:
 def test_set_reads_keys_with_the_session_conf_normaliser(authorizer: PolicyAuthorizer, sql: str, key: str) -> None:
     decision = authorizer.check_statement(ALICE, sql, SessionState())
     assert not decision.allowed and f"alice may not SET {key}" in decision.reason
+
+
+def test_analyze_tables_in_a_database_writes_all_of_it(authorizer: PolicyAuthorizer) -> None:
+    assert authorizer.check_statement(
+        ALICE, "ANALYZE TABLES IN scratch_alice COMPUTE STATISTICS", SessionState()
+    ).allowed
+    decision = authorizer.check_statement(ALICE, "ANALYZE TABLES IN sales COMPUTE STATISTICS NOSCAN", SessionState())
+    assert not decision.allowed and "may not create, alter or drop database sales" in decision.reason
+    decision = authorizer.check_statement(ALICE, "ANALYZE TABLES COMPUTE STATISTICS", SessionState(current_db="sales"))
+    assert not decision.allowed
 
 
 def test_set_system_is_for_admins(authorizer: PolicyAuthorizer) -> None:
