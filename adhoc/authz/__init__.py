@@ -82,6 +82,14 @@ class Authorizer(Protocol):
         """May this principal's sessions run on this engine (policy `routes`)?"""
         ...
 
+    def is_admin(self, principal: Principal) -> bool:
+        """Policy `admin = true`: sees every user's sessions, UI links and logs."""
+        ...
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        """Policy `[[limits]]` caps on this principal's groups: group -> max concurrent sessions."""
+        ...
+
 
 class AllowAll:
     """No [policy] file: every authenticated user may run anything."""
@@ -108,3 +116,9 @@ class AllowAll:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return True
+
+    def is_admin(self, principal: Principal) -> bool:
+        return False  # no policy names admins: everyone sees their own sessions only
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        return {}

@@ -130,6 +130,12 @@ class PolicyAuthorizer:
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._grants(principal).can_route(engine.lower(), kind)
 
+    def is_admin(self, principal: Principal) -> bool:
+        return self._grants(principal).admin
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        return self.policy.group_limits(principal)
+
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
         """Column and key listings reveal a table's schema: they need read on it. Listings of
         databases, tables and functions reveal only names: any user the policy knows may list them."""
@@ -230,3 +236,9 @@ class ReloadingAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._fresh().allows_engine(principal, engine, kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._fresh().is_admin(principal)
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        return self._fresh().group_limits(principal)

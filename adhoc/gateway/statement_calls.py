@@ -14,6 +14,7 @@ import time
 from adhoc.authz import Decision
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
+from adhoc.gateway.engine_details import learn_engine_once
 from adhoc.gateway.operations import Operation, SyntheticResult
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
@@ -58,6 +59,7 @@ class StatementCalls(CallBase):
         if failure is None:
             if decision.change is not None:
                 decision.change.apply(session.state)
+            await learn_engine_once(self.ctx, session)
             return reply
         self.forget_operation(session, op)
         resp = hs2.OperationResp()
