@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from adhoc.authz.names import DEFAULT_CATALOG, IDENTIFIER, database_of_use, ref_from_parts, split_identifier
+from adhoc.authz.names import (
+    DEFAULT_CATALOG,
+    IDENTIFIER,
+    TableRef,
+    database_of_use,
+    ref_from_parts,
+    split_identifier,
+)
 from adhoc.authz.statement import StatementInfo
 
 Recurse = Callable[[str, str, frozenset[str]], StatementInfo]
@@ -56,6 +63,11 @@ _WRITES = [
     _rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?"),
     _rx(rf"ALTER\s+TABLE\s+{_ID}\s+RECOVER\s+PARTITIONS"),
 ]
+# SHOW TABLE EXTENDED [IN db] LIKE 'pattern': schema and details of every table the pattern matches
+_SHOW_TABLE_EXTENDED = _rx(
+    rf"SHOW\s+TABLE\s+EXTENDED(?:\s+(?:IN|FROM)\s+{_ID})?\s+LIKE\s+'(?P<pattern>[^'\\]*)'"
+    r"(?:\s+PARTITION\s*\(.*\))?"
+)
 # ANALYZE TABLES IN db: statistics of every table in it, written (like a write on db.*)
 _ANALYZE_TABLES = _rx(rf"ANALYZE\s+TABLES(?:\s+(?:FROM|IN)\s+{_ID})?\s+COMPUTE\s+STATISTICS(?:\s+NOSCAN)?")
 _SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
@@ -105,13 +117,20 @@ def analyze_command(
             if ref is not None:
                 info.writes.add(ref)
             return True
+    m = _SHOW_TABLE_EXTENDED.match(body)
+    if m:
+        info.kind = "show table extended"
+        listed = _database(m.group("name"), current_db, info)
+        like = m.group("pattern").strip().lower()
+        if like and not any(c in like for c in "*|"):  # one table, by its name
+            info.reads.add(TableRef(listed, like))
+        else:
+            info.databases_read.add(listed)
+        return True
     m = _ANALYZE_TABLES.match(body)
     if m:
         info.kind = "analyze tables"
-        parts = split_identifier(m.group("name") or current_db)
-        info.databases_written.add(parts[-1].lower())
-        if len(parts) > 2 or (len(parts) == 2 and parts[0].lower() != DEFAULT_CATALOG):
-            info.fail(f"ANALYZE TABLES IN {m.group('name')}: only databases of {DEFAULT_CATALOG} are covered")
+        info.databases_written.add(_database(m.group("name"), current_db, info))
         return True
     m = _USE.match(_without_comments(body)) if body[:3].upper() == "USE" else None
     if m:
@@ -147,9 +166,18 @@ def analyze_command(
         inner = recurse(m.group("inner"), current_db, temp_views)
         info.kind = "explain"
         info.reads, info.writes, info.databases_written = inner.reads, inner.writes, inner.databases_written
+        info.databases_read = inner.databases_read
         info.denied_class, info.unresolved, info.conf_keys = inner.denied_class, inner.unresolved, inner.conf_keys
         return True
     return False
+
+
+def _database(name: str | None, current_db: str, info: StatementInfo) -> str:
+    """`db` or `spark_catalog.db` (None: the current database)."""
+    parts = [p.lower() for p in split_identifier(name or current_db)]
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != DEFAULT_CATALOG):
+        info.fail(f"database {name}: only databases of {DEFAULT_CATALOG} are covered")
+    return parts[-1]
 
 
 def _without_comments(text: str) -> str:

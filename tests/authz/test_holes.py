@@ -288,3 +288,25 @@ def test_analyze_tables_in_a_database_writes_all_of_it(authorizer: PolicyAuthori
 def test_set_system_is_for_admins(authorizer: PolicyAuthorizer) -> None:
     decision = authorizer.check_statement(ALICE, "SET system:user.name = admin", SessionState())
     assert not decision.allowed and "JVM-wide system property" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("SHOW TABLE EXTENDED IN sales LIKE '*'", None),
+        ("SHOW TABLE EXTENDED FROM spark_catalog.sales LIKE 'ord*|cust*'", None),
+        ("SHOW TABLE EXTENDED IN default LIKE 'events'", None),
+        (
+            "SHOW TABLE EXTENDED IN default LIKE '*'",
+            "may not list the tables of default in detail (needs read on default.*)",
+        ),
+        ("SHOW TABLE EXTENDED IN hr LIKE 'salaries'", "alice may not read hr.salaries"),
+        ("SHOW TABLE EXTENDED LIKE 'secret'", "alice may not read default.secret"),
+    ],
+)
+def test_show_table_extended_needs_read_on_what_it_lists(
+    authorizer: PolicyAuthorizer, sql: str, refused: str | None
+) -> None:
+    decision = authorizer.check_statement(ALICE, sql, SessionState())
+    assert decision.allowed == (refused is None), decision.reason
+    assert refused is None or refused in decision.reason
