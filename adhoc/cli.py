@@ -133,53 +133,36 @@ def _route_explain(args: argparse.Namespace) -> int:
     from adhoc.auth import Principal
     from adhoc.authz.build import build_authorizer
     from adhoc.engines import Engine
-    from adhoc.routing import FirstReachable
+    from adhoc.routing import build_router
 
     config: Config = load_config(args.config)
     authorizer = build_authorizer(config)
     principal = Principal(args.user)
-    configs = {e.name: e for e in config.effective_engines()}
     engines = [Engine.from_config(e) if not e.embedded else Engine(e.name, "local", "sts", "127.0.0.1", 0)
-               for e in configs.values()]  # fmt: skip
-    router = FirstReachable(engines, probe_ttl_s=0)
+               for e in config.effective_engines()]  # fmt: skip
 
-    # A user the policy does not let open a session gets no route, whatever the engines say.
-    session = authorizer.check_session(principal, 0, args.route)
+    async def explain() -> Any:
+        # The gateway's own router, so the answer is the decision OpenSession would make now; a
+        # one-shot process probes each engine once (a long TTL keeps it from probing twice).
+        router = build_router(config, engines, limits=authorizer.group_limits, probe_ttl_s=3600)
+        try:
+            session = authorizer.check_session(principal, 0, args.route)
+            if not session.allowed:  # a user the policy gives no session gets no route
+                explanation = await router.explain(principal, args.route, lambda e: False)
+                return dataclasses.replace(explanation, engine=None, reason=f"no session: {session.reason}",
+                                           refused=True)  # fmt: skip
+            return await router.explain(
+                principal, args.route, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+            )
+        finally:
+            await router.close()
 
-    async def explain() -> dict[str, Any]:
-        rows: list[dict[str, Any]] = []
-        chosen: Engine | None = None
-        for engine in router.candidates(args.route):
-            if not authorizer.allows_engine(principal, engine.name, engine.kind):
-                available, reason = False, f"policy routes do not allow {args.user} on it"
-            elif configs[engine.name].embedded:
-                available, reason = True, "the embedded engine, started by adhoc serve"
-            else:
-                probe = await router.probe(engine)
-                available, reason = probe.available, probe.reason
-            rows.append({"name": engine.name, "kind": engine.kind, "available": available, "reason": reason,
-                         "address": "" if configs[engine.name].embedded else engine.address})  # fmt: skip
-            if available and chosen is None and session.allowed:
-                chosen = engine
-        if not session.allowed:
-            reason = f"no session: {session.reason}"
-        elif chosen:
-            reason = f"first available engine {chosen.name}"
-        else:
-            reason = "no engine is available: a session would wait"
-        return {"engine": chosen.name if chosen else None, "kind": chosen.kind if chosen else None,
-                "reason": reason, "engines": rows}  # fmt: skip
-
-    result = asyncio.run(explain())
+    explanation = asyncio.run(explain())
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(explanation.to_json(), indent=2))
     else:
-        engine = result["engine"] or ("(queue)" if session.allowed else "(refused)")
-        print(f"route for {args.user}: {engine} — {result['reason']}")
-        for row in result["engines"]:
-            print(f"  {row['name']:<20} {row['kind']:<6} {'available' if row['available'] else 'unavailable'}: "
-                  f"{row['reason']}")  # fmt: skip
-    return 0 if result["engine"] else 1
+        print(explanation.to_text(args.user))
+    return 0 if explanation.engine is not None else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

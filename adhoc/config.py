@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -44,9 +45,16 @@ class ServerConfig:
     max_connections: int = 2000
     teardown_timeout_s: float = 2.0  # budget to cancel/close a vanished client's backend work
     drain_timeout_s: float = 30.0  # SIGTERM: how long running statements get to finish
+    ended_session_retention_s: float = 86400.0  # how long /ui/<id>/ of an ended session still redirects
+    ended_session_max: int = 100_000  # at most this many ended sessions remembered (oldest forgotten first)
 
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
+    def base_url(self, http_port: int | None = None) -> str:
+        """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port if http_port is None else http_port}"
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,9 @@ class AuthConfig:
 @dataclass(frozen=True)
 class RoutingConfig:
     policy: Literal["auto", "yarn", "k8s"] = "auto"
-    probe_ttl_s: float = 5.0
-    queue_timeout_s: float = 300.0
+    probe_ttl_s: float = 5.0  # engine capacity figures are reused this long (and fetched once per burst)
+    queue_timeout_s: float = 300.0  # a session nothing can take waits this long in the queue, then fails
+    probe_timeout_s: float = 2.0  # connect and read timeout of each RM / Kubernetes API / Thrift probe
 
 
 @dataclass(frozen=True)
@@ -87,21 +96,28 @@ class EngineConfig:
     address: str = ""  # host:port of the HS2 endpoint; "" on a local engine = the embedded STS
     user: str = ""  # service account to connect as; "" = connect as the client's user
     password_env: str = ""  # env var holding the service account's password
-    spark_ui_url: str = ""  # where this engine's Spark UI is, when known statically
+    ui_url: str = ""  # where this engine's Spark UI answers (an STS's), when known statically
+    spark_ui_url: str = ""  # the old name of ui_url, still accepted
+    history_url: str = ""  # Spark history server: ended sessions' UI links lead to <history_url>/history/<app_id>/
     conf: Mapping[str, str] = field(default_factory=dict)
     # kind = yarn
     rm_urls: tuple[str, ...] = ()
-    queue: str = ""
-    saturation: float = 0.9
-    max_pending_apps: int = 0
+    queue: str = ""  # leaf name or full path (root.bi.adhoc); "" = default
+    saturation: float = 0.9  # saturated when used >= saturation x the queue's maximum
+    max_pending_apps: int = 0  # ... or when more applications than this are pending
+    session_share: float = 0.05  # share of the queue's maximum a session placed since the last probe counts for
     # kind = k8s
     kubeconfig: str = ""
     namespace: str = ""
     quota: str = ""
-    min_free_cpu: float = 4.0
-    min_free_memory: str = "16Gi"
+    min_free_cpu: float = 4.0  # usable while the quota has this much CPU free (a placed session counts this much)
+    min_free_memory: str = "16Gi"  # ... and this much memory (Kubernetes quantity)
     # kind = local, embedded (no address)
     master: str = "local[*]"
+
+    @property
+    def spark_ui(self) -> str:
+        return self.ui_url or self.spark_ui_url
 
     @property
     def embedded(self) -> bool:
@@ -124,6 +140,8 @@ class PolicyConfig:
     file: str = ""  # "" = no policy: every authenticated user may run anything
     reload_interval_s: float = 2.0
     max_statement_bytes: int = 1024 * 1024  # longer statements are refused, not analysed
+    max_statement_tokens: int = 50_000  # more tokens: refused to non-admins, not parsed
+    max_statement_depth: int = 100  # deeper bracket nesting: refused to non-admins (at most 400)
 
 
 @dataclass(frozen=True)
@@ -177,7 +195,23 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
+    _check_policy(sections["policy"], source)
+    _check_routing(sections["routing"], source)
     return Config(engines=engines, source=source, **sections)
+
+
+def _check_policy(policy: PolicyConfig, source: str) -> None:
+    # The analyser's parser recurses per nesting level: beyond ~400 it would exhaust the stack.
+    bounds = {
+        "max_statement_bytes": (1, 1 << 40),
+        "max_statement_tokens": (1, 1 << 40),
+        "max_statement_depth": (1, 400),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(policy, name)
+        if not low <= value <= high:
+            raise ConfigError(f"expected a whole number from {low} to {high:,}, got {value}", file=source,
+                              key=f"policy.{name}")  # fmt: skip
 
 
 _SECTIONS: dict[str, type] = {
@@ -293,5 +327,58 @@ def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
                 raise ConfigError(f"expected host:port, got {engine.address!r}", file=source, key=f"{key}.address")
         elif engine.kind != "local":
             raise ConfigError(f"a {engine.kind} engine needs an address", file=source, key=f"{key}.address")
+        for name in ("ui_url", "spark_ui_url", "history_url"):
+            url = getattr(engine, name)
+            if url and not (url.startswith(("http://", "https://")) and len(url.split("/")[2]) > 0):
+                raise ConfigError(f"expected an http:// or https:// URL, got {url!r}", file=source, key=f"{key}.{name}")
+        _check_capacity_keys(engine, source, key)
     if sum(1 for e in engines if e.embedded) > 1:
         raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")
+
+
+def _check_routing(routing: RoutingConfig, source: str) -> None:
+    for key in ("probe_ttl_s", "queue_timeout_s"):
+        if getattr(routing, key) < 0:
+            raise ConfigError("expected a number of seconds >= 0", file=source, key=f"routing.{key}")
+    if routing.probe_timeout_s <= 0:
+        raise ConfigError("expected a number of seconds > 0", file=source, key="routing.probe_timeout_s")
+
+
+def _check_capacity_keys(engine: EngineConfig, source: str, key: str) -> None:
+    """The YARN and Kubernetes settings routing relies on, checked before anything starts."""
+    if not 0 < engine.saturation <= 1:
+        raise ConfigError(f"expected a fraction in (0, 1], got {engine.saturation}", file=source,
+                          key=f"{key}.saturation")  # fmt: skip
+    if not 0 <= engine.session_share <= 1:
+        raise ConfigError(f"expected a fraction in [0, 1], got {engine.session_share}", file=source,
+                          key=f"{key}.session_share")  # fmt: skip
+    if engine.max_pending_apps < 0:
+        raise ConfigError("expected a whole number >= 0", file=source, key=f"{key}.max_pending_apps")
+    if engine.min_free_cpu < 0:
+        raise ConfigError("expected a number >= 0", file=source, key=f"{key}.min_free_cpu")
+    if engine.kind == "yarn":
+        if not engine.rm_urls:
+            raise ConfigError("a yarn engine needs rm_urls (its ResourceManager web addresses)", file=source,
+                              key=f"{key}.rm_urls")  # fmt: skip
+        for url in engine.rm_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"expected an http(s):// URL, got {url!r}", file=source, key=f"{key}.rm_urls")
+    if engine.kind == "k8s":
+        if not engine.namespace:
+            raise ConfigError("a k8s engine needs the namespace its sessions run in", file=source,
+                              key=f"{key}.namespace")  # fmt: skip
+        memory_bytes(engine.min_free_memory, source, f"{key}.min_free_memory")
+
+
+def memory_bytes(quantity: str, source: str = "", key: str = "") -> int:
+    """A Kubernetes memory quantity ("16Gi", "512M", "1e9") in bytes; anything else is a ConfigError."""
+    from kubernetes.utils import quantity as k8s_quantity  # only k8s engines pay for the import
+
+    try:
+        value = typing.cast(Any, k8s_quantity).parse_quantity(quantity)
+    except (ValueError, TypeError):
+        raise ConfigError(f"expected a memory quantity such as 16Gi or 512Mi, got {quantity!r}", file=source,
+                          key=key) from None  # fmt: skip
+    if value < 0:
+        raise ConfigError(f"expected a quantity >= 0, got {quantity!r}", file=source, key=key)
+    return int(value)

@@ -36,10 +36,11 @@ from adhoc.engines.data_dir import DataDirLock
 from adhoc.engines.embedded import EmbeddedSTS, log_progress
 from adhoc.errors import ConfigError, StartupConflict
 from adhoc.gateway.context import GatewayContext, log_audit
+from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import HttpServer
 from adhoc.lifecycle import Lifecycle, Part, Service
-from adhoc.routing import FirstReachable
+from adhoc.routing import build_router
 
 log = logging.getLogger("adhoc")
 
@@ -123,10 +124,12 @@ class Gateway:
         if engines is None:
             embedded = {e.config.name: e.engine for e in self.embedded}
             engines = [embedded.get(e.name) or Engine.from_config(e) for e in config.effective_engines()]
-        router = FirstReachable(engines, probe_ttl_s=config.routing.probe_ttl_s)
+        metrics = Metrics()
+        authorizer = build_authorizer(config)
+        router = build_router(config, engines, registry=metrics.registry, limits=authorizer.group_limits)
         ctx = GatewayContext(
-            config=config, router=router,
-            authenticator=build_authenticator(config), authorizer=build_authorizer(config),
+            config=config, router=router, metrics=metrics,
+            authenticator=build_authenticator(config), authorizer=authorizer,
         )  # fmt: skip
         if config.audit.file:
             try:
@@ -140,6 +143,7 @@ class Gateway:
         self._ctx = ctx
 
     async def _close_context(self) -> None:
+        await self.ctx.router.close()
         if isinstance(self.ctx.audit, AuditLog):
             self.ctx.audit.close()
 

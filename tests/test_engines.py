@@ -6,9 +6,12 @@ import asyncio
 
 import pytest
 
+from adhoc.auth import Principal
 from adhoc.engines import Engine
 from adhoc.errors import EngineUnavailable, PermissionDenied
-from adhoc.routing import FirstReachable
+from adhoc.routing import CapacityRouter
+from adhoc.routing.clock import FakeClock
+from adhoc.routing.probing import TcpProbe
 from tests.sts import free_port
 
 
@@ -28,14 +31,6 @@ def test_kyuubi_gets_plain_keys_and_proxy_user() -> None:
     }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _listener() -> tuple[asyncio.Server, int]:
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1]
@@ -46,18 +41,20 @@ async def test_first_reachable_skips_dead_engines_and_caches_probes() -> None:
     dead = Engine("dead", "yarn", "kyuubi", "127.0.0.1", free_port())
     alive = Engine("alive", "k8s", "kyuubi", "127.0.0.1", port)
     clock = FakeClock()
-    router = FirstReachable([dead, alive], probe_ttl_s=5, clock=clock)
-    route = await router.route("alice", None)
-    assert route.engine is alive and "dead: unreachable" in route.reason
-    assert (await router.route("alice", "k8s")).engine is alive
+    tcp = TcpProbe(timeout_s=1)
+    router = CapacityRouter([dead, alive], {"dead": tcp, "alive": tcp}, probe_ttl_s=5, queue_timeout_s=0, clock=clock)
+    alice = Principal("alice")
+    route = await router.route(alice, None)
+    assert route.engine is alive and "dead Thrift endpoint" in route.reason and "unreachable" in route.reason
+    assert (await router.route(alice, "k8s")).engine is alive
     with pytest.raises(PermissionDenied, match="unknown route 'mars'"):
-        await router.route("alice", "mars")
+        await router.route(alice, "mars")
     server.close()
     await server.wait_closed()
-    assert (await router.route("alice", None)).engine is alive  # cached for probe_ttl_s
-    clock.now = 10
+    assert (await router.route(alice, None)).engine is alive  # cached for probe_ttl_s
+    clock.time += 10
     with pytest.raises(EngineUnavailable, match="no engine can take a new session"):
-        await router.route("alice", None)
+        await router.route(alice, None)
 
 
 def test_route_explain_json(tmp_path: object, sts: object) -> None:
@@ -69,7 +66,7 @@ def test_route_explain_json(tmp_path: object, sts: object) -> None:
     path = Path(str(tmp_path)) / "adhoc.toml"
     dead_port = free_port()
     path.write_text(
-        f'[[engines]]\nname = "down"\nkind = "yarn"\nprotocol = "kyuubi"\naddress = "127.0.0.1:{dead_port}"\n'
+        f'[[engines]]\nname = "down"\nkind = "local"\nprotocol = "kyuubi"\naddress = "127.0.0.1:{dead_port}"\n'
         f'[[engines]]\nname = "sts"\nkind = "local"\naddress = "{sts.address}"\n'  # type: ignore[attr-defined]
     )
     cmd = [sys.executable, "-m", "adhoc", "route", "explain", "--config", str(path), "--user", "alice", "--json"]
@@ -78,7 +75,7 @@ def test_route_explain_json(tmp_path: object, sts: object) -> None:
     result = json.loads(out.stdout)
     assert (result["engine"], result["kind"]) == ("sts", "local")
     assert [(e["name"], e["available"]) for e in result["engines"]] == [("down", False), ("sts", True)]
-    only_down = subprocess.run([*cmd, "--route", "yarn"], capture_output=True, text=True, timeout=60)
+    only_down = subprocess.run([*cmd, "--route", "down"], capture_output=True, text=True, timeout=60)
     assert only_down.returncode == 1 and json.loads(only_down.stdout)["engine"] is None
 
 

@@ -11,6 +11,10 @@
     max_sessions = 4                                  # concurrent sessions per user (omitted = no limit)
     admin = false                                     # admin: anything, including the always-denied classes
 
+    [[limits]]                                        # a department's cap: its sessions beyond it wait
+    group = "bi"                                      # in the routing queue (they are not refused)
+    max_sessions = 20
+
 A user's grants are the union of every rule naming them, their groups (from [groups] and from
 the directory), or "*". A user no rule names may do nothing at all.
 """
@@ -86,6 +90,13 @@ class Policy:
     source: str
     groups: dict[str, frozenset[str]]
     rules: tuple[Rule, ...]
+    limits: dict[str, int] = field(default_factory=dict)  # group -> max concurrent sessions
+
+    def group_limits(self, principal: Principal) -> dict[str, int]:
+        """The caps on the groups this principal belongs to."""
+        if not self.limits:
+            return {}
+        return {g: cap for g in self.groups_of(principal) if (cap := self.limits.get(g)) is not None}
 
     def groups_of(self, principal: Principal) -> frozenset[str]:
         return frozenset(g for g, members in self.groups.items() if principal.name in members) | principal.groups
@@ -125,7 +136,7 @@ def _union(globs: Iterable[str]) -> re.Pattern[str] | None:
 
 def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
     raw = read_toml(path, "policy file")
-    unknown = set(raw) - {"groups", "rules"}
+    unknown = set(raw) - {"groups", "rules", "limits"}
     if unknown:
         raise ConfigError("unknown key", file=path, key=sorted(unknown)[0])
     groups_raw = raw.get("groups", {})
@@ -141,7 +152,28 @@ def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
         raise ConfigError("expected [[rules]] tables", file=path, key="rules")
     routes = ROUTE_KINDS | set(known_routes)
     rules = tuple(_rule(i, r, path, routes) for i, r in enumerate(rules_raw))
-    return Policy(path, groups, rules)
+    return Policy(path, groups, rules, _group_limits(raw.get("limits", []), path))
+
+
+def _group_limits(raw: object, path: str) -> dict[str, int]:
+    """[[limits]] group = "bi"; max_sessions = 20 — concurrent sessions of everyone in the group."""
+    if not isinstance(raw, list):
+        raise ConfigError("expected [[limits]] tables", file=path, key="limits")
+    limits: dict[str, int] = {}
+    for i, table in enumerate(raw):
+        key = f"limits[{i}]"
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", file=path, key=key)
+        unknown = set(table) - {"group", "max_sessions"}
+        if unknown:
+            raise ConfigError("unknown key", file=path, key=f"{key}.{sorted(unknown)[0]}")
+        group, cap = table.get("group"), table.get("max_sessions")
+        if not isinstance(group, str) or not group:
+            raise ConfigError("expected a group name", file=path, key=f"{key}.group")
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+            raise ConfigError("expected a whole number >= 0", file=path, key=f"{key}.max_sessions")
+        limits[group] = min(cap, limits.get(group, cap))
+    return limits
 
 
 def _rule(index: int, raw: object, path: str, known_routes: Collection[str]) -> Rule:

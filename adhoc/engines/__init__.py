@@ -6,7 +6,29 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adhoc.config import EngineConfig, EngineKind, EngineProtocol
+from adhoc.config import EngineConfig, EngineKind, EngineProtocol, memory_bytes
+
+
+@dataclass(frozen=True)
+class YarnQueue:
+    """Where a yarn engine's sessions run, and when that queue counts as full."""
+
+    rm_urls: tuple[str, ...]
+    queue: str  # a leaf name ("adhoc") or a full path ("root.bi.adhoc")
+    saturation: float = 0.9
+    max_pending_apps: int = 0
+    session_share: float = 0.05
+
+
+@dataclass(frozen=True)
+class K8sQuota:
+    """Where a k8s engine's sessions run, and how much room a new one needs."""
+
+    namespace: str
+    kubeconfig: str = ""  # "" = in-cluster service account
+    quota: str = ""  # a ResourceQuota's name; "" = every quota in the namespace, the tightest wins
+    min_free_cpu: float = 4.0
+    min_free_memory: int = 16 * 1024**3  # bytes
 
 
 @dataclass(frozen=True)
@@ -21,8 +43,11 @@ class Engine:
     conf: Mapping[str, str] = field(default_factory=dict)
     user: str = ""  # service account; "" = connect as the client's user
     password: str = field(default="", repr=False)
-    spark_ui_url: str = ""
+    ui_url: str = ""  # where the engine's Spark UI answers, as the gateway reaches it
+    history_url: str = ""  # Spark history server of this engine's apps
     app_id: str = ""
+    yarn: YarnQueue | None = None  # kind = yarn: the queue routing watches
+    k8s: K8sQuota | None = None  # kind = k8s: the namespace and quota routing watches
 
     @property
     def address(self) -> str:
@@ -40,7 +65,10 @@ class Engine:
             conf=config.conf,
             user=config.user,
             password=env.get(config.password_env, "") if config.password_env else "",
-            spark_ui_url=config.spark_ui_url,
+            ui_url=config.spark_ui,
+            history_url=config.history_url,
+            yarn=_yarn_queue(config),
+            k8s=_k8s_quota(config),
         )
 
     def login_for(self, user: str, password: str) -> tuple[str, str]:
@@ -70,3 +98,17 @@ class Engine:
             if self.protocol == "kyuubi":
                 conf["kyuubi.session.proxy.user"] = proxy_user
         return conf
+
+
+def _yarn_queue(config: EngineConfig) -> YarnQueue | None:
+    if config.kind != "yarn":
+        return None
+    return YarnQueue(config.rm_urls, config.queue or "default", config.saturation, config.max_pending_apps,
+                     config.session_share)  # fmt: skip
+
+
+def _k8s_quota(config: EngineConfig) -> K8sQuota | None:
+    if config.kind != "k8s":
+        return None
+    return K8sQuota(config.namespace, config.kubeconfig, config.quota, config.min_free_cpu,
+                    memory_bytes(config.min_free_memory))  # fmt: skip

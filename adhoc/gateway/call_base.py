@@ -8,6 +8,7 @@ operation_calls); `calls.CallHandler` puts them together and dispatches.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adhoc.auth import Principal
@@ -35,6 +36,8 @@ class ClientSession:
     protocol: int
     state: SessionState = field(default_factory=SessionState)
     operations: dict[bytes, Operation] = field(default_factory=dict)
+    engine_asked: bool = False  # Kyuubi: KYUUBI DESC ENGINE was asked (for the session's UI link)
+    release: Callable[[], None] = lambda: None  # frees the session's place in routing (group caps)
 
     @property
     def handle(self) -> hs2.Handle:
@@ -104,6 +107,7 @@ class CallBase:
             self.operations.pop(guid, None)
         self.ctx.sessions.close(session.record.session_id)
         self.ctx.metrics.sessions_open.dec()
+        session.release()
 
     def drop_broken_backends(self) -> None:
         for session in [s for s in self.sessions.values() if s.backend.broken]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import time
 
+from adhoc.auth import Principal
 from adhoc.authz import SessionState
+from adhoc.authz.conf_keys import database_of
 from adhoc.errors import EngineError, PermissionDenied
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
+from adhoc.gateway.engine_details import learn_sts_app_id, wants_sts_app_id
 from adhoc.gateway.engine_link import EngineConnection
 from adhoc.gateway.session_conf import check_session_conf, split_route_request
 from adhoc.gateway.sessions import SessionRecord, new_session_id
@@ -37,9 +40,17 @@ class SessionCalls(CallBase):
         check_session_conf(self.ctx.authorizer, principal, conf)
         authorizer = self.ctx.authorizer
         route = await self.ctx.router.route(
-            principal.name, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+            principal, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
         )
-        backend = await self._backend_for(route)
+        try:  # the route holds a place (group caps) until its session ends, or now if it never opens
+            return await self._open_routed(request, req, principal, conf, route, started)
+        except BaseException:
+            route.release()
+            raise
+
+    async def _open_routed(self, request: Request, req: hs2.OpenSessionReq, principal: Principal,
+                           conf: dict[str, str], route: Route, started: float) -> Outgoing:  # fmt: skip
+        backend, route = await self._backend_for(route)
         engine = route.engine
         protocol = min(req.client_protocol or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)
         session_id = new_session_id()  # before the engine hears of it: its conf may carry the id
@@ -52,19 +63,27 @@ class SessionCalls(CallBase):
         _, body, _ = read_message(reply.message)
         resp = hs2.OpenSessionResp(hs2.response_of(body))
         if not resp.ok:
+            route.release()
             return reply
         ref = resp.session_handle
         if ref is None:
             raise EngineError(f"engine {engine.name} opened a session without a handle")
         record = SessionRecord(
             session_id=session_id, engine_session_id=ref.handle.id, user=principal.name, route=engine.kind,
-            engine=engine.name, route_reason=route.reason, app_id=engine.app_id, spark_ui_url=engine.spark_ui_url,
+            engine=engine.name, route_reason=route.reason, app_id=engine.app_id, engine_ui_url=engine.ui_url,
+            spark_ui_url=self.ctx.ui_link(session_id), logs_url=self.ctx.logs_link(session_id),
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.server_protocol_version or protocol,
         )  # fmt: skip
+        if engine.ui_url and not record.app_id and engine.protocol == "sts":
+            record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
+        elif wants_sts_app_id(engine.kind, engine.protocol, engine.ui_url, engine.history_url):
+            await learn_sts_app_id(self.ctx, backend, ref, record)  # YARN: the link is the RM's proxy
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
-        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
-        self.sessions[ref.handle.guid] = ClientSession(ref, record, backend, record.protocol_version, state=state)
+        state = SessionState(current_db=database_of(conf))
+        self.sessions[ref.handle.guid] = ClientSession(
+            ref, record, backend, record.protocol_version, state=state, release=route.release
+        )
         self.ctx.sessions.add(record)
         self.ctx.metrics.sessions.labels(engine.name).inc()
         self.ctx.metrics.sessions_open.inc()
@@ -72,13 +91,20 @@ class SessionCalls(CallBase):
         log.info("session opened", extra={"session": record.session_id, "user": record.user, "engine": engine.name})
         return reply
 
-    async def _backend_for(self, route: Route) -> EngineConnection:
-        engine = route.engine
-        backend = self.backends.get(engine.name)
-        if backend is None or backend.broken:
-            backend = await self.connect(engine, self.ctx.config.server.backend_connect_timeout_s)
+    async def _backend_for(self, route: Route) -> tuple[EngineConnection, Route]:
+        """A connection to the routed engine; one that refuses us sends the session to the next."""
+        while True:
+            engine = route.engine
+            backend = self.backends.get(engine.name)
+            if backend is not None and not backend.broken:
+                return backend, route
+            try:
+                backend = await self.connect(engine, self.ctx.config.server.backend_connect_timeout_s)
+            except EngineError as e:
+                route = await self.ctx.router.reroute(route, e.message)
+                continue
             self.backends[engine.name] = backend
-        return backend
+            return backend, route
 
     async def session_call(self, request: Request) -> Outgoing:
         """A call on a session other than ExecuteStatement."""

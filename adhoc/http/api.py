@@ -33,18 +33,15 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         return web.json_response(record.to_json())
 
     async def engines(request: web.Request) -> web.Response:
-        probes = {p.engine: p for p in ctx.router.probes()}
+        """Routing's figures per engine and the queue (length, each waiter's position and wait)."""
         out = []
-        for engine in ctx.router.engines():
-            probe = probes.get(engine.name)
-            out.append({
-                "name": engine.name, "kind": engine.kind, "protocol": engine.protocol,
-                "address": engine.address, "available": probe.available if probe else None,
-                "reason": probe.reason if probe else "not probed yet",
-                "open_sessions": sum(1 for r in ctx.sessions.open_sessions() if r.engine == engine.name),
-                "spark_ui_url": engine.spark_ui_url,
-            })  # fmt: skip
-        return web.json_response({"engines": out, "queue_length": 0})
+        by_name = {e.name: e for e in ctx.router.engines()}
+        for view in await ctx.router.engine_views():
+            row = view.to_json()
+            row["spark_ui_url"] = by_name[view.name].ui_url
+            row["open_sessions"] = sum(1 for r in ctx.sessions.open_sessions() if r.engine == view.name)
+            out.append(row)
+        return web.json_response({"engines": out, **ctx.router.status()})
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/sessions", sessions)

@@ -12,7 +12,7 @@ import asyncio
 from aiohttp import web
 
 from adhoc.gateway.context import GatewayContext
-from adhoc.routing import Probe
+from adhoc.routing import EngineView
 
 READY_BUDGET_S = 0.8
 
@@ -23,7 +23,9 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
 
     async def readyz(request: web.Request) -> web.Response:
         engines = list(ctx.router.engines())
-        tasks = [asyncio.ensure_future(ctx.router.probe(engine)) for engine in engines]
+        # One task per engine, so a hanging one costs only itself; the probes are routing's own
+        # (cached, single-flight) and carry on for the router if the budget runs out.
+        tasks = [asyncio.ensure_future(ctx.router.engine_views([engine])) for engine in engines]
         done, pending = await asyncio.wait(tasks, timeout=READY_BUDGET_S) if tasks else (set(), set())
         for task in pending:
             task.cancel()
@@ -31,9 +33,9 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         ready = False
         for engine, task in zip(engines, tasks, strict=True):
             if task in done and task.exception() is None:
-                probe: Probe = task.result()
-                ready = ready or probe.available
-                reasons[engine.name] = probe.reason
+                view: EngineView = task.result()[0]
+                ready = ready or view.available
+                reasons[engine.name] = view.reason
             elif task in done:
                 reasons[engine.name] = f"probe failed: {task.exception()}"
             else:

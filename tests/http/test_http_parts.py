@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ from adhoc.engines import Engine
 from adhoc.gateway.context import GatewayContext
 from adhoc.http.app import build_app
 from adhoc.http.health import READY_BUDGET_S
-from adhoc.routing import FirstReachable, Probe, Route, any_engine
+from adhoc.routing import CapacityRouter
+from adhoc.routing.figures import Reachable
+from tests.fakes.probes import ScriptedProbe
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -40,7 +41,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[tuple[GatewayContext, list[di
     passwd_main(str(users), "alice", stdin=io.StringIO("wonderland\n"), stderr=io.StringIO())
     config = Config(auth=AuthConfig(method="file", users=str(users), max_failures=100))
     audit: list[dict[str, Any]] = []
-    ctx = GatewayContext(config=config, router=FirstReachable([]), authenticator=build_authenticator(config))
+    ctx = GatewayContext(config=config, router=CapacityRouter([], {}), authenticator=build_authenticator(config))
     ctx.audit = audit.append
     yield ctx, audit
 
@@ -89,31 +90,17 @@ async def test_missing_or_malformed_credentials_get_a_challenge(
         await client.close()
 
 
-class SlowRouter:
+def slow_router(slow_s: float) -> CapacityRouter:
     """Two engines: one answers at once, one takes far longer than a kubelet waits."""
-
-    def __init__(self, slow_s: float) -> None:
-        self.slow_s = slow_s
-        fast, slow = Engine("fast", "local", "sts", "127.0.0.1", 1), Engine("slow", "yarn", "kyuubi", "10.0.0.1", 1)
-        self._engines = [fast, slow]
-
-    def engines(self) -> Sequence[Engine]:
-        return self._engines
-
-    def probes(self) -> Sequence[Probe]:
-        return []
-
-    async def probe(self, engine: Engine) -> Probe:
-        if engine.name == "slow":
-            await asyncio.sleep(self.slow_s)
-        return Probe(engine.name, engine.name == "fast", f"{engine.name} probed", time.monotonic())
-
-    async def route(self, user: str, requested: str | None, allowed: Any = any_engine) -> Route:
-        raise NotImplementedError
+    fast, slow = Engine("fast", "local", "sts", "127.0.0.1", 1), Engine("slow", "yarn", "kyuubi", "10.0.0.1", 1)
+    return CapacityRouter([fast, slow], {
+        "fast": ScriptedProbe(Reachable("", "fast probed")),
+        "slow": ScriptedProbe(Reachable("", "slow probed"), delay=slow_s),
+    })  # fmt: skip
 
 
 async def test_readyz_probes_in_parallel_and_answers_within_its_budget() -> None:
-    ctx = GatewayContext(config=Config(), router=SlowRouter(slow_s=30))
+    ctx = GatewayContext(config=Config(), router=slow_router(slow_s=30))
     client = await client_for(ctx)
     try:
         started = time.monotonic()
@@ -128,7 +115,7 @@ async def test_readyz_probes_in_parallel_and_answers_within_its_budget() -> None
 
 
 async def test_livez() -> None:
-    client = await client_for(GatewayContext(config=Config(), router=FirstReachable([])))
+    client = await client_for(GatewayContext(config=Config(), router=CapacityRouter([], {})))
     try:
         resp = await client.get("/livez")
         assert resp.status == 200

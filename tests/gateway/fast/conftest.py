@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,30 +15,17 @@ from adhoc.config import Config, EngineConfig, ServerConfig
 from adhoc.engines import Engine
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.server import ThriftServer
-from adhoc.routing import Probe, Route, any_engine
+from adhoc.routing import CapacityRouter
 from benchmarks.fake_engine import FakeEngine
+from tests.fakes.probes import ScriptedProbe
 from tests.hs2_raw import COMPLETE, OK, START, decode_reply, encode_call, sasl_frame
 
 ENGINE = Engine("fake", "local", "sts", "127.0.0.1", 1)
 
 
-class OneEngine:
-    """A router with one engine and no probes: routing is not what these tests are about."""
-
-    def __init__(self, engine: Engine = ENGINE) -> None:
-        self.engine = engine
-
-    async def route(self, user: str, requested: str | None, allowed: Any = any_engine) -> Route:
-        return Route(self.engine, "the only engine")
-
-    def engines(self) -> Sequence[Engine]:
-        return [self.engine]
-
-    def probes(self) -> Sequence[Probe]:
-        return []
-
-    async def probe(self, engine: Engine) -> Probe:
-        return Probe(engine.name, True, "fake", 0.0)
+def one_engine(engine: Engine = ENGINE) -> CapacityRouter:
+    """A router with one engine that is always there: routing is not what these tests are about."""
+    return CapacityRouter([engine], {engine.name: ScriptedProbe()})
 
 
 class Client:
@@ -125,7 +112,7 @@ def config(**server: Any) -> Config:
 
 
 async def start_gateway(fake: FakeEngine, engine: Engine = ENGINE, **server: Any) -> FastGateway:
-    ctx = GatewayContext(config(**server), OneEngine(engine), connect_engine=fake.connector)
+    ctx = GatewayContext(config(**server), one_engine(engine), connect_engine=fake.connector)
     thrift = ThriftServer(ctx)
     await thrift.start("127.0.0.1", 0)
     return FastGateway(ctx, thrift, fake)
