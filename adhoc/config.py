@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import types
 import typing
@@ -44,9 +45,16 @@ class ServerConfig:
     max_connections: int = 2000
     teardown_timeout_s: float = 2.0  # budget to cancel/close a vanished client's backend work
     drain_timeout_s: float = 30.0  # SIGTERM: how long running statements get to finish
+    ended_session_retention_s: float = 86400.0  # how long /ui/<id>/ of an ended session still redirects
+    ended_session_max: int = 100_000  # at most this many ended sessions remembered (oldest forgotten first)
 
-    def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
+    def base_url(self, http_port: int | None = None) -> str:
+        """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.http_port if http_port is None else http_port}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,9 @@ class EngineConfig:
     address: str = ""  # host:port of the HS2 endpoint; "" on a local engine = the embedded STS
     user: str = ""  # service account to connect as; "" = connect as the client's user
     password_env: str = ""  # env var holding the service account's password
-    spark_ui_url: str = ""  # where this engine's Spark UI is, when known statically
+    ui_url: str = ""  # where this engine's Spark UI answers (an STS's), when known statically
+    spark_ui_url: str = ""  # the old name of ui_url, still accepted
+    history_url: str = ""  # Spark history server: ended sessions' UI links lead to <history_url>/history/<app_id>/
     conf: Mapping[str, str] = field(default_factory=dict)
     # kind = yarn
     rm_urls: tuple[str, ...] = ()
@@ -104,6 +114,10 @@ class EngineConfig:
     min_free_memory: str = "16Gi"  # ... and this much memory (Kubernetes quantity)
     # kind = local, embedded (no address)
     master: str = "local[*]"
+
+    @property
+    def spark_ui(self) -> str:
+        return self.ui_url or self.spark_ui_url
 
     @property
     def embedded(self) -> bool:
@@ -126,6 +140,8 @@ class PolicyConfig:
     file: str = ""  # "" = no policy: every authenticated user may run anything
     reload_interval_s: float = 2.0
     max_statement_bytes: int = 1024 * 1024  # longer statements are refused, not analysed
+    max_statement_tokens: int = 50_000  # more tokens: refused to non-admins, not parsed
+    max_statement_depth: int = 100  # deeper bracket nesting: refused to non-admins (at most 400)
 
 
 @dataclass(frozen=True)
@@ -179,8 +195,23 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         raise ConfigError("unknown key", file=source, key=sorted(raw)[0])
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
+    _check_policy(sections["policy"], source)
     _check_routing(sections["routing"], source)
     return Config(engines=engines, source=source, **sections)
+
+
+def _check_policy(policy: PolicyConfig, source: str) -> None:
+    # The analyser's parser recurses per nesting level: beyond ~400 it would exhaust the stack.
+    bounds = {
+        "max_statement_bytes": (1, 1 << 40),
+        "max_statement_tokens": (1, 1 << 40),
+        "max_statement_depth": (1, 400),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(policy, name)
+        if not low <= value <= high:
+            raise ConfigError(f"expected a whole number from {low} to {high:,}, got {value}", file=source,
+                              key=f"policy.{name}")  # fmt: skip
 
 
 _SECTIONS: dict[str, type] = {
@@ -296,6 +327,10 @@ def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
                 raise ConfigError(f"expected host:port, got {engine.address!r}", file=source, key=f"{key}.address")
         elif engine.kind != "local":
             raise ConfigError(f"a {engine.kind} engine needs an address", file=source, key=f"{key}.address")
+        for name in ("ui_url", "spark_ui_url", "history_url"):
+            url = getattr(engine, name)
+            if url and not (url.startswith(("http://", "https://")) and len(url.split("/")[2]) > 0):
+                raise ConfigError(f"expected an http:// or https:// URL, got {url!r}", file=source, key=f"{key}.{name}")
         _check_capacity_keys(engine, source, key)
     if sum(1 for e in engines if e.embedded) > 1:
         raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")

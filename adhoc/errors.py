@@ -10,7 +10,8 @@
     ├── UnknownHandle               a session/operation handle this connection did not create
     ├── EngineError                 sqlState 08S01: an engine cannot be reached or went away
     │   └── EngineUnavailable       no engine can take a new session right now
-    └── UnsupportedCall             a call the gateway refuses on purpose (delegation tokens, ...)
+    ├── UnsupportedCall             a call the gateway refuses on purpose (delegation tokens, ...)
+    └── RefusedRequest              HTTP 400: a UI-proxy path or header reaching past the session's engine
 
 Each class knows how it travels on the wire: the HS2 TStatus code, sqlState and error code a
 synthesised reply carries. The gateway turns any AdhocError raised while handling a call into an
@@ -64,8 +65,15 @@ class AuthenticationError(AdhocError):
 
 
 class PermissionDenied(AdhocError):
+    """Its message says "permission denied: " once, whoever wrote the reason (policy reasons
+    already start with it): beeline shows `Error: permission denied: ...`."""
+
     sql_state = "42000"
     error_code = 50003
+    PREFIX = "permission denied: "
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message if message.lower().startswith(self.PREFIX) else self.PREFIX + message)
 
 
 class UnknownHandle(AdhocError):
@@ -86,3 +94,10 @@ class EngineUnavailable(EngineError):
 class UnsupportedCall(AdhocError):
     sql_state = "HYC00"
     error_code = 50007
+
+
+class RefusedRequest(AdhocError):
+    """An HTTP request the gateway will not pass on (HTTP 400): a UI-proxy path or header that
+    tries to reach something other than the session's own engine."""
+
+    error_code = 50008

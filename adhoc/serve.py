@@ -198,7 +198,7 @@ async def serve(config: Config, announce: Callable[[str], None] = print, progres
         progress("stopped during start-up")
         return 1
     if isinstance(gateway.ctx.authorizer, AllowAll):
-        log.warning("no [policy] file configured: every authenticated user may run any statement")
+        progress("no [policy] file configured: every authenticated user may run any statement")
     # Start-up objects (config, sqlglot's tables, the policy) live forever: keep them out of the
     # collector's way so full collections stay short on the request path.
     gc.freeze()
@@ -209,4 +209,5 @@ async def serve(config: Config, announce: Callable[[str], None] = print, progres
     await stop.wait()
     log.info("stopping: draining clients")
     await gateway.close()
+    log.info("stopped")
     return 0

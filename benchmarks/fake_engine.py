@@ -41,10 +41,21 @@ METADATA_CALLS = {"GetTypeInfo", "GetCatalogs", "GetSchemas", "GetTables", "GetT
 _SELECT_N = re.compile(r"^\s*select\s+(-?\d+)\s*$", re.IGNORECASE)
 
 
+_FRAMES = [("org.apache.spark.sql.hive.thriftserver.SparkExecuteStatementOperation", "execute",
+            "SparkExecuteStatementOperation.scala", 274), ("java.lang.Thread", "run", "Thread.java", 840)]  # fmt: skip
+
+
 def error(message: str, sql_state: str = "HY000") -> ttypes.TStatus:
-    # Like Hive's HiveSQLException.toTStatus: the stack trace travels as infoMessages.
-    info = [f"*org.apache.hive.service.cli.HiveSQLException:{message}:0:0", "fake.Engine:answer:fake_engine.py:1"]
+    """As Hive's HiveSQLException.toTStatus: the message, and the stack as infoMessages."""
+    info = [f"*org.apache.hive.service.cli.HiveSQLException:{message}:{len(_FRAMES)}:{len(_FRAMES) - 1}"]
+    info += [f"{cls}:{method}:{file}:{line}" for cls, method, file, line in _FRAMES]
     return ttypes.TStatus(ttypes.TStatusCode.ERROR_STATUS, info, sql_state, 0, message)
+
+
+def printed(message: str) -> str:
+    """The same exception as GetOperationStatus reports it: Java's printed stack trace."""
+    frames = "".join(f"\n\tat {cls}.{method}({file}:{line})" for cls, method, file, line in _FRAMES)
+    return f"org.apache.hive.service.cli.HiveSQLException: {message}{frames}"
 
 
 @dataclass
@@ -60,6 +71,10 @@ class FakeOperation:
     @property
     def fails(self) -> bool:
         return "fail" in self.statement.lower()
+
+    @property
+    def failure(self) -> str:
+        return f"Error running query: Table or view not found: {self.statement}"
 
     @property
     def value(self) -> int:
@@ -163,7 +178,7 @@ class FakeEngine:
         op = self._new_operation(session, req.statement, bool(req.runAsync))
         if not req.runAsync and op.fails:
             del self.operations[op.guid]
-            return ttypes.TExecuteStatementResp(error(f"Table or view not found: {req.statement}", "42P01"))
+            return ttypes.TExecuteStatementResp(error(op.failure, "42P01"))
         return ttypes.TExecuteStatementResp(OK, op.handle())
 
     def _metadata(self, req: Any) -> Any:
@@ -183,7 +198,7 @@ class FakeEngine:
         resp = ttypes.TGetOperationStatusResp(OK, op.state, hasResultSet=True)
         if op.state == State.ERROR_STATE:
             resp.sqlState, resp.errorCode = "42P01", 0
-            resp.errorMessage = f"org.apache.hive.service.cli.HiveSQLException: Table or view not found: {op.statement}"
+            resp.errorMessage = printed(op.failure)
         return resp
 
     def _CancelOperation(self, req: Any) -> Any:
@@ -265,7 +280,7 @@ class FakeEngineConnection:
                 self.fake.calls[name] += 1
                 raise EngineError(f"engine {self.engine.name} at {self.engine.address} closed the connection")
             data = frame(self.fake.answer(message))
-            if name == "GetOperationStatus" and _sleeping(self.fake, message):
+            if name == "GetOperationStatus" and _sleeping(self.fake):
                 await asyncio.sleep(self.fake.long_poll_s)  # STS long-polls a running operation
         except BaseException:  # lost, or cancelled mid-call: the reply would arrive out of step
             self.broken = True
@@ -277,7 +292,7 @@ class FakeEngineConnection:
         self.broken = True
 
 
-def _sleeping(fake: FakeEngine, message: bytes) -> bool:
+def _sleeping(fake: FakeEngine) -> bool:
     _, req = fake.requests[-1]
     op = fake.operations.get(req.operationHandle.operationId.guid)
     return op is not None and op.state == State.RUNNING_STATE and op.polls_left == float("inf")

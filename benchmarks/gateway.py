@@ -3,11 +3,15 @@
     python -m benchmarks.gateway [--quick]
 
 1. 1M rows x 3 columns fetched with pyhive, through the gateway / direct (target <= 1.10x).
+1b. The same through beeline (Hive JDBC 2.3, which asks for the operation's status around every
+   row it reads): 100k rows as csv2, end to end, best of 3 alternating (target <= 1.10x).
 2. SELECT 1 round trips: p50/p99 direct and through the gateway (target p50 ratio <= 1.30x).
 3. 500 idle client connections, each with an open session: the gateway's RSS (target <= 150 MB).
 4. 50 concurrent clients x 20 queries: errors (target 0).
 5. The engine's own time hides the gateway's, so also: per-RPC latency through the gateway vs a
-   plain TCP byte relay, both in front of an instant-reply fake engine (target <= 100 us p50 added).
+   plain TCP byte relay, both in front of an instant-reply fake engine (target <= 100 us p50 added):
+   GetOperationStatus of a finished operation (the gateway answers it from the engine's last
+   status reply), GetResultSetMetadata (relayed untouched) and ExecuteStatement (decoded, checked).
 
 The gateway, the relay and the fake engine each run in their own process, so their CPU and memory
 are their own. Figures only, no asserts; results also go to benchmarks/results-latest.json.
@@ -35,7 +39,7 @@ from pyhive import hive
 from TCLIService import ttypes
 
 from tests.hs2_raw import RawClient, encode_call, recv_exact
-from tests.sts import RunningSTS, free_port, start_sts
+from tests.sts import RunningSTS, free_port, spark_home, start_sts
 
 ROOT = Path(__file__).resolve().parent.parent
 Row = tuple[str, str, str, str, str]
@@ -91,6 +95,33 @@ def fetch_seconds(port: int, rows: int) -> float:
         count = len(cur.fetchall())
         assert count == rows
         return time.perf_counter() - started
+
+
+def beeline_seconds(port: int, rows: int) -> float:
+    """One beeline run end to end (JVM start included, the same on both paths)."""
+    home = spark_home()
+    sql = f"SELECT id, cast(id as string) FROM range({rows})"
+    cmd = [f"{home}/bin/beeline", "-u", f"jdbc:hive2://127.0.0.1:{port}/default", "-n", "bench",
+           "--outputformat=csv2", "-e", sql]  # fmt: skip
+    started = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, SPARK_HOME=home),
+                         stdin=subprocess.DEVNULL)  # fmt: skip
+    took = time.perf_counter() - started
+    lines = out.stdout.count("\n")
+    if out.returncode != 0 or lines != rows + 1:
+        raise RuntimeError(f"beeline on port {port} printed {lines} lines: {out.stderr[-500:]}")
+    return took
+
+
+def best_alternating(
+    measure: Callable[[int], float], direct_port: int, gateway_port: int, n: int
+) -> tuple[float, float]:
+    """Best of n on each path, taken in turns so a busy moment on a shared machine hits both."""
+    direct, through = [], []
+    for _ in range(n):
+        direct.append(measure(direct_port))
+        through.append(measure(gateway_port))
+    return min(direct), min(through)
 
 
 def select1_ms(port: int, n: int) -> list[float]:
@@ -156,6 +187,7 @@ class RpcClient:
             name: struct.pack(">I", len(m)) + m
             for name, m in (
                 ("GetOperationStatus", encode_call("GetOperationStatus", ttypes.TGetOperationStatusReq(op))),
+                ("GetResultSetMetadata", encode_call("GetResultSetMetadata", ttypes.TGetResultSetMetadataReq(op))),
                 ("ExecuteStatement", encode_call("ExecuteStatement", execute)),
             )
         }
@@ -198,6 +230,10 @@ def run(quick: bool) -> list[Row]:
             through = min(fetch_seconds(port, n_rows) for _ in range(3))
             add(f"{n_rows:,} x 3 fetch, best of 3 (s)", f"{direct:.2f}", f"{through:.2f}", f"{through / direct:.3f}x",
                 "<= 1.10x")  # fmt: skip
+            bl_rows = 20_000 if quick else 100_000
+            direct, through = best_alternating(lambda p: beeline_seconds(p, bl_rows), sts.port, port, 2 if quick else 3)
+            add(f"beeline {bl_rows:,} x 2 csv2, best of {2 if quick else 3} (s)", f"{direct:.2f}", f"{through:.2f}",
+                f"{through / direct:.3f}x", "<= 1.10x")  # fmt: skip
             samples = 50 if quick else 200
             d, g = select1_ms(sts.port, samples), select1_ms(port, samples)
             d50, d99, g50, g99 = percentile(d, 0.5), percentile(d, 0.99), percentile(g, 0.5), percentile(g, 0.99)

@@ -30,6 +30,14 @@ class QueryError(Exception):
     def is_permission_denied(self) -> bool:
         return self.sql_state == "42000"
 
+    @property
+    def reason(self) -> str:
+        """The message without a leading "permission denied: " where the title already says so."""
+        prefix = "permission denied: "
+        if self.is_permission_denied and self.message.lower().startswith(prefix):
+            return self.message[len(prefix) :]
+        return self.message
+
     def __str__(self) -> str:
         return f"[{self.sql_state}] {self.message}" if self.sql_state else self.message
 

@@ -20,7 +20,7 @@ def run_statements(conn: Connection, sql: str, fmt: str, out: TextIO = sys.stdou
             table = run_one(conn, statement)
         except QueryError as e:
             kind = "permission denied" if e.is_permission_denied else "error"
-            print(f"adhoc-sql: {kind} [{e.sql_state or 'HY000'}]: {e.message}", file=err)
+            print(f"adhoc-sql: {kind} [{e.sql_state or 'HY000'}]: {e.reason}", file=err)
             return 1
         if table is not None:
             from tui.output import write_result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adhoc.auth import Authenticator, NoAuthentication
 from adhoc.auth.ldap import LdapAuthenticator
-from adhoc.auth.throttle import Throttle
+from adhoc.auth.throttle import MAX_DELAY_S, Throttle
 from adhoc.auth.users_file import UsersFileAuthenticator
 from adhoc.config import Config
 
@@ -18,4 +18,6 @@ def build_authenticator(config: Config) -> Authenticator:
         inner = UsersFileAuthenticator(config.resolve(auth.users))
     else:
         inner = LdapAuthenticator(auth.ldap)
-    return Throttle(inner, max_failures=auth.max_failures, delay_s=auth.failure_delay_s)
+    # A wait past the handshake timeout would fail every attempt, the right password's too.
+    max_delay = min(MAX_DELAY_S, config.server.handshake_timeout_s / 2)
+    return Throttle(inner, max_failures=auth.max_failures, delay_s=auth.failure_delay_s, max_delay_s=max_delay)

@@ -9,14 +9,14 @@ Deny by default once a policy file is configured; without one everything is allo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from adhoc.auth import Principal
 
 if TYPE_CHECKING:
-    from adhoc.authz.analyzer import StatementInfo
+    from adhoc.authz.statement import StatementInfo
 
 
 @dataclass
@@ -71,10 +71,19 @@ class Authorizer(Protocol):
 
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision: ...
 
+    def check_conf(self, principal: Principal, conf: Mapping[str, str], origin: str) -> Decision | None:
+        """A refusal when a key of a session conf or confOverlay may not be set (any key form:
+        adhoc.authz.conf_keys), else None."""
+        ...
+
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision: ...
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         """May this principal's sessions run on this engine (policy `routes`)?"""
+        ...
+
+    def is_admin(self, principal: Principal) -> bool:
+        """Policy `admin = true`: sees every user's sessions, UI links and logs."""
         ...
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
@@ -96,11 +105,20 @@ class AllowAll:
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
         return ALLOW
 
+    def check_conf(self, principal: Principal, conf: Mapping[str, str], origin: str) -> Decision | None:
+        from adhoc.authz.conf_keys import conf_refusal  # parses USE: loaded only when needed
+
+        why = conf_refusal(conf, principal.name, True, origin)  # as an admin: proxy-user keys only
+        return None if why is None else Decision(False, why, statement_class="session conf")
+
     def check_metadata(self, principal: Principal, call: str, schema: str | None, table: str | None) -> Decision:
         return ALLOW
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return True
+
+    def is_admin(self, principal: Principal) -> bool:
+        return False  # no policy names admins: everyone sees their own sessions only
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return {}

@@ -2,64 +2,53 @@
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import lru_cache
 
 from adhoc.auth import Principal
 from adhoc.authz import Decision, SessionState, StateChange
-from adhoc.authz.analyzer import StatementInfo, analyze
+from adhoc.authz.analyzer import analyze
+from adhoc.authz.conf_keys import conf_refusal, refusal, set_key
 from adhoc.authz.names import TableRef
 from adhoc.authz.policy import Grants, Policy, load_policy
+from adhoc.authz.statement import StatementInfo
+from adhoc.authz.token_checks import Limits
 from adhoc.errors import ConfigError
 
 log = logging.getLogger("adhoc.authz")
 
-# SET of these keys would move a session off its route or change what the engine loads or trusts:
-# catalog plugins (a class, or a replaced spark_catalog), the metastore, and the Hadoop filesystem
-# settings a session's reads and writes go through (Spark copies every SET key into them).
-# Who the engine session runs as: set by the gateway only, never by a client (see open_session).
-PROXY_USER_KEYS = ("hive.server2.proxy.user", "kyuubi.session.proxy.user")
-PROTECTED_KEYS = (*PROXY_USER_KEYS, "spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
-                  "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*",
-                  "spark.sql.catalog.*", "spark.sql.catalogimplementation", "spark.sql.hive.metastore.*",
-                  "hive.metastore.*", "spark.hadoop.*", "fs.*")  # fmt: skip
-ALLOWED_KEYS = ("adhoc.route",)
-
-
-def protected_key(key: str) -> bool:
-    k = key.lower()
-    return not any(fnmatch.fnmatchcase(k, a) for a in ALLOWED_KEYS) and any(
-        fnmatch.fnmatchcase(k, p) for p in PROTECTED_KEYS
-    )
-
-
 DEFAULT_MAX_STATEMENT_BYTES = 1024 * 1024
+DEFAULT_LIMITS = Limits()
 _CACHED_MAX_CHARS = 16 * 1024  # bigger texts are analysed each time: the cache holds the text twice
 _SLOW_CHARS = 32 * 1024  # from here on analysis takes tens of ms: the gateway does it in a child process
 
 
 @lru_cache(maxsize=2048)
-def _analyze_cached(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:
+def _analyze_cached(sql: str, current_db: str, temp_views: frozenset[str], limits: Limits) -> tuple[StatementInfo, ...]:
     # BI tools send the same statements over and over; analysis results are immutable in use.
-    return tuple(analyze(sql, current_db, temp_views))
+    return tuple(analyze(sql, current_db, temp_views, limits))
 
 
-def _analyze(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:
+def _analyze(sql: str, current_db: str, temp_views: frozenset[str], limits: Limits) -> tuple[StatementInfo, ...]:
     if len(sql) <= _CACHED_MAX_CHARS:
-        return _analyze_cached(sql, current_db, temp_views)
-    return tuple(analyze(sql, current_db, temp_views))
+        return _analyze_cached(sql, current_db, temp_views, limits)
+    return tuple(analyze(sql, current_db, temp_views, limits))
 
 
 class PolicyAuthorizer:
-    def __init__(self, policy: Policy, max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES) -> None:
+    def __init__(
+        self, policy: Policy, max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.policy = policy
         # Analysis takes about 2 ms per KB and memory to match: a bound keeps one user's 50 MB
         # statement from stalling everyone's. Larger texts are refused, which fails closed.
         self.max_statement_bytes = max_statement_bytes
+        # Tokens and nesting bound what the parser and the engine are handed (a 20,000-branch CASE,
+        # 900 nested parentheses), beside the bytes.
+        self.limits = limits
 
     def _grants(self, principal: Principal) -> Grants:
         return self.policy.grants(principal)
@@ -78,7 +67,8 @@ class PolicyAuthorizer:
         if size > self.max_statement_bytes:
             return Decision(False, f"permission denied: the statement is {size:,} bytes; the gateway analyses at "
                                    f"most {self.max_statement_bytes:,} ([policy] max_statement_bytes)")  # fmt: skip
-        infos = analysed if analysed is not None else _analyze(sql, state.current_db, frozenset(state.temp_views))
+        infos = analysed if analysed is not None else _analyze(sql, state.current_db, frozenset(state.temp_views),
+                                                               self.limits)  # fmt: skip
         reads: list[str] = []
         writes: list[str] = []
         for info in infos:
@@ -93,14 +83,24 @@ class PolicyAuthorizer:
                         statement_class=kinds, tables_read=tuple(reads), tables_written=tuple(writes),
                         change=_state_change(infos))  # fmt: skip
 
+    def check_conf(self, principal: Principal, conf: Mapping[str, str], origin: str) -> Decision | None:
+        if not conf:
+            return None
+        why = conf_refusal(conf, principal.name, self._grants(principal).admin, origin)
+        return None if why is None else Decision(False, why, statement_class="session conf")
+
     def _refusal(self, user: str, grants: Grants, info: StatementInfo) -> str | None:
+        too_big = self.limits.exceeded(info.token_count, info.depth) or info.over_limit
+        if too_big and not grants.admin:
+            return f"permission denied: {too_big}"
         if info.denied_class and not grants.admin:  # first: the most specific reason
             return f"permission denied: {info.denied_class} is not allowed for non-admin users"
         if info.unresolved and not grants.admin:
             return f"permission denied: the statement could not be fully analysed ({info.unresolved}); refusing it"
         for key in info.conf_keys:
-            if protected_key(key) and not grants.admin:
-                return f"permission denied: {user} may not SET {key} (routing and security settings are fixed)"
+            why = refusal(set_key(key), user, grants.admin)
+            if why is not None:
+                return why
         for ref in sorted(info.writes):
             if not grants.can_write(ref):
                 return self._missing(user, "write", ref)
@@ -129,6 +129,9 @@ class PolicyAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._grants(principal).can_route(engine.lower(), kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._grants(principal).admin
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self.policy.group_limits(principal)
@@ -179,14 +182,16 @@ class ReloadingAuthorizer:
 
     def __init__(self, path: str, known_routes: Collection[str] = (), interval_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic,
-                 max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES) -> None:  # fmt: skip
+                 max_statement_bytes: int = DEFAULT_MAX_STATEMENT_BYTES,
+                 limits: Limits = DEFAULT_LIMITS) -> None:  # fmt: skip
         self.path = path
         self.max_statement_bytes = max_statement_bytes
+        self.limits = limits
         self.known_routes = tuple(known_routes)
         self.interval_s = interval_s
         self._clock = clock
         self._stamp = self._file_stamp()
-        self.current = PolicyAuthorizer(load_policy(path, self.known_routes), max_statement_bytes)
+        self.current = PolicyAuthorizer(load_policy(path, self.known_routes), max_statement_bytes, limits)
         self._checked = clock()
 
     def _file_stamp(self) -> tuple[float, int] | None:
@@ -204,7 +209,9 @@ class ReloadingAuthorizer:
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self.current = PolicyAuthorizer(load_policy(self.path, self.known_routes), self.max_statement_bytes)
+                    self.current = PolicyAuthorizer(
+                        load_policy(self.path, self.known_routes), self.max_statement_bytes, self.limits
+                    )
                     log.info("policy reloaded", extra={"file": self.path})
                 except ConfigError as e:
                     log.error("policy reload failed; keeping the previous policy", extra={"error": e.message})
@@ -218,6 +225,9 @@ class ReloadingAuthorizer:
     def slow_to_analyse(self, sql: str) -> bool:
         return self._fresh().slow_to_analyse(sql)
 
+    def check_conf(self, principal: Principal, conf: Mapping[str, str], origin: str) -> Decision | None:
+        return self._fresh().check_conf(principal, conf, origin)
+
     def check_session(self, principal: Principal, open_sessions: int, route: str | None) -> Decision:
         return self._fresh().check_session(principal, open_sessions, route)
 
@@ -226,6 +236,9 @@ class ReloadingAuthorizer:
 
     def allows_engine(self, principal: Principal, engine: str, kind: str) -> bool:
         return self._fresh().allows_engine(principal, engine, kind)
+
+    def is_admin(self, principal: Principal) -> bool:
+        return self._fresh().is_admin(principal)
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         return self._fresh().group_limits(principal)

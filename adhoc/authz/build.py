@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adhoc.authz import AllowAll, Authorizer
 from adhoc.authz.authorizer import ReloadingAuthorizer
+from adhoc.authz.token_checks import Limits
 from adhoc.config import Config
 
 
@@ -14,4 +15,5 @@ def build_authorizer(config: Config) -> Authorizer:
     return ReloadingAuthorizer(
         config.resolve(config.policy.file), engines, config.policy.reload_interval_s,
         max_statement_bytes=config.policy.max_statement_bytes,
+        limits=Limits(config.policy.max_statement_tokens, config.policy.max_statement_depth),
     )  # fmt: skip

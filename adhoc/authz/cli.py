@@ -10,6 +10,7 @@ from adhoc.authz import SessionState
 from adhoc.authz.analyzer import split_statements
 from adhoc.authz.authorizer import PolicyAuthorizer
 from adhoc.authz.policy import load_policy
+from adhoc.authz.token_checks import Limits
 from adhoc.config import load_config
 from adhoc.errors import ConfigError
 
@@ -38,7 +39,8 @@ def policy_check(
             print("ALLOW", file=out)
         return 0
     policy = load_policy(config.resolve(config.policy.file), [e.name for e in config.effective_engines()])
-    authorizer = PolicyAuthorizer(policy, config.policy.max_statement_bytes)
+    limits = Limits(config.policy.max_statement_tokens, config.policy.max_statement_depth)
+    authorizer = PolicyAuthorizer(policy, config.policy.max_statement_bytes, limits)
     principal = Principal(user, frozenset(groups))
     state = SessionState()
     denied = False

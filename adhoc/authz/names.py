@@ -53,9 +53,19 @@ def table_ref(node: exp.Table, current_db: str, info: _Failable) -> TableRef | N
     return ref_from_parts(parts, current_db, info)
 
 
-def resolve_identifier_literal(text: str, current_db: str, info: _Failable) -> TableRef | None:
-    """IDENTIFIER('db.t') names a table by a string literal: resolve it like a written name."""
-    if not re.fullmatch(rf"\s*{IDENTIFIER}\s*", text):
-        info.fail(f"IDENTIFIER({text!r}) is not a table name")
+def database_of_use(parts: list[str], info: _Failable) -> str | None:
+    """The database `USE <parts>` leaves the session in, as Spark's CatalogAndNamespace reads it:
+    a first part naming a catalog switches to it (spark_catalog only: no other is covered by the
+    policy, and switching to the current catalog changes nothing), the rest is the namespace."""
+    parts = [p.lower() for p in parts]
+    if parts and parts[0] == DEFAULT_CATALOG:
+        parts = parts[1:]
+        if not parts:
+            return None  # USE spark_catalog: the catalog is already current, the database stays
+    elif len(parts) > 1:
+        info.fail(f"USE {'.'.join(parts)}: catalog {parts[0]!r} is not covered by the policy (only {DEFAULT_CATALOG})")
         return None
-    return ref_from_parts(split_identifier(text), current_db, info)
+    if len(parts) != 1 or not parts[0]:
+        info.fail(f"USE {'.'.join(parts)}: nested namespaces are not supported")
+        return None
+    return parts[0]

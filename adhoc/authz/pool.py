@@ -11,7 +11,8 @@ import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from adhoc.authz.analyzer import StatementInfo, analyze
+from adhoc.authz.analyzer import analyze
+from adhoc.authz.statement import StatementInfo
 
 
 def _analyze(sql: str, current_db: str, temp_views: frozenset[str]) -> tuple[StatementInfo, ...]:

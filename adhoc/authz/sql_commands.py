@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from adhoc.authz.names import IDENTIFIER, ref_from_parts, split_identifier
+from adhoc.authz.names import DEFAULT_CATALOG, IDENTIFIER, database_of_use, ref_from_parts, split_identifier
+from adhoc.authz.statement import StatementInfo
 
-if TYPE_CHECKING:
-    from adhoc.authz.analyzer import StatementInfo
-
-Recurse = Callable[[str, str, frozenset[str]], "StatementInfo"]
+Recurse = Callable[[str, str, frozenset[str]], StatementInfo]
 
 _COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|\s+)*", re.S)
 _ID = rf"(?P<name>{IDENTIFIER})"
@@ -51,13 +48,17 @@ _READS = [
     _rx(rf"TABLE\s+{_ID}"),
 ]
 _WRITES = [_rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?")]
-_SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.`-]+)")
-_RESET_KEY = _rx(r"RESET\s+(?P<key>[A-Za-z0-9_.`-]+)")
+_SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
+_RESET_KEY = _rx(r"RESET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
 # SET key = value: Spark takes everything after '=' as the value (URLs, paths, a:b), which sqlglot
 # cannot parse; only the key matters here. SET VAR[IABLE] assigns expressions: sqlglot reads those.
 _SET_KEY_VALUE = _rx(r"SET\s+(?!VAR\b|VARIABLE\b)(?P<key>`[^`]+`|[A-Za-z0-9_.:-]+)\s*=.*")
 # Spark's own redaction pattern (spark.redaction.regex): values of such keys are secrets.
 _SECRET_KEY = re.compile(r"secret|password|token|access[.]?key|credential", re.I)
+# Every statement that moves the session's current catalog or database (Spark 4): USE [DATABASE|
+# SCHEMA|NAMESPACE] name and SET CATALOG name|'name'. IDENTIFIER('x') was inlined before.
+_USE = _rx(rf"USE\s+(?:(?:DATABASE|SCHEMA|NAMESPACE)\s+)?{_ID}")
+_SET_CATALOG = _rx(rf"SET\s+CATALOG\s+(?:{_ID}|'(?P<literal>[^'\\]*)'|\"(?P<dliteral>[^\"\\]*)\")")
 _EXPLAIN = _rx(r"EXPLAIN(?:\s+(?:EXTENDED|CODEGEN|COST|FORMATTED|LOGICAL))?\s+(?P<inner>.+)")
 _DESCRIBE_QUERY = _rx(r"(?:DESC|DESCRIBE)\s+QUERY\s+(?P<inner>.+)")
 
@@ -93,6 +94,19 @@ def analyze_command(
             if ref is not None:
                 info.writes.add(ref)
             return True
+    m = _USE.match(_without_comments(body)) if body[:3].upper() == "USE" else None
+    if m:
+        info.kind = "use"
+        db = database_of_use(split_identifier(m.group("name")), info)
+        info.use_db = db if db is not None else (None if info.unresolved else current_db)
+        return True
+    m = _SET_CATALOG.match(body)
+    if m:
+        info.kind = "set catalog"
+        name = m.group("literal") or m.group("dliteral") or "".join(split_identifier(m.group("name") or ""))
+        if name.lower() != DEFAULT_CATALOG:
+            info.fail(f"catalog {name!r} is not covered by the policy (only {DEFAULT_CATALOG})")
+        return True  # the current catalog already: Spark changes nothing
     m = _SET_SHOW.match(body)
     if m:  # SET key: shows one setting's value
         info.kind = "set"
@@ -117,6 +131,14 @@ def analyze_command(
         info.denied_class, info.unresolved, info.conf_keys = inner.denied_class, inner.unresolved, inner.conf_keys
         return True
     return False
+
+
+def _without_comments(text: str) -> str:
+    """`USE/**/hr`: comments are spaces. Not in a text with quotes (or backticks around `--` or `/*`),
+    where they could be part of a string or a name."""
+    if "'" in text or '"' in text or ("`" in text and ("--" in text or "/*" in text)):
+        return text
+    return re.sub(r"/\*.*?\*/|--[^\n]*", " ", text, flags=re.S)
 
 
 def strip_leading_comments(text: str) -> str:

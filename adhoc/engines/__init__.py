@@ -43,7 +43,8 @@ class Engine:
     conf: Mapping[str, str] = field(default_factory=dict)
     user: str = ""  # service account; "" = connect as the client's user
     password: str = field(default="", repr=False)
-    spark_ui_url: str = ""
+    ui_url: str = ""  # where the engine's Spark UI answers, as the gateway reaches it
+    history_url: str = ""  # Spark history server of this engine's apps
     app_id: str = ""
     yarn: YarnQueue | None = None  # kind = yarn: the queue routing watches
     k8s: K8sQuota | None = None  # kind = k8s: the namespace and quota routing watches
@@ -64,7 +65,8 @@ class Engine:
             conf=config.conf,
             user=config.user,
             password=env.get(config.password_env, "") if config.password_env else "",
-            spark_ui_url=config.spark_ui_url,
+            ui_url=config.spark_ui,
+            history_url=config.history_url,
             yarn=_yarn_queue(config),
             k8s=_k8s_quota(config),
         )

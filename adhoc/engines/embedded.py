@@ -137,7 +137,8 @@ class EmbeddedSTS:
             host="127.0.0.1",
             port=self.port,
             conf=self.config.conf,
-            spark_ui_url=ui,
+            ui_url=ui,
+            history_url=self.config.history_url,
             app_id=await asyncio.to_thread(_app_id, ui),
         )
 

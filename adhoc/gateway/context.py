@@ -14,7 +14,9 @@ from adhoc.authz import AllowAll, Authorizer
 from adhoc.authz.pool import AnalysisPool
 from adhoc.config import Config
 from adhoc.gateway.backend import BackendConnection
+from adhoc.gateway.ended_sessions import EndedSessions
 from adhoc.gateway.engine_link import EngineConnector
+from adhoc.gateway.engine_ui import AppIdCache, SessionUiResolver
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
 from adhoc.routing import Router
@@ -41,5 +43,23 @@ class GatewayContext:
     metrics: Metrics = field(default_factory=Metrics)
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
+    # base of the links users follow: [server] public_url, else the HTTP address once it is bound
+    public_url: str = ""
+    ended_sessions: EndedSessions = field(init=False)
+    app_ids: AppIdCache = field(default_factory=AppIdCache)
+    ui_resolver: SessionUiResolver = field(init=False)
     # How the call layer reaches engines: TCP + SASL in production, the fake engine in fast tests.
     connect_engine: EngineConnector = BackendConnection.connect
+
+    def __post_init__(self) -> None:
+        self.public_url = self.public_url or self.config.server.base_url()
+        server = self.config.server
+        self.ended_sessions = EndedSessions(server.ended_session_retention_s, server.ended_session_max)
+        self.sessions.subscribe(self.ended_sessions)
+        self.ui_resolver = SessionUiResolver(self.config.effective_engines())
+
+    def ui_link(self, session_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/ui/{session_id}/"
+
+    def logs_link(self, session_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/logs/{session_id}/"

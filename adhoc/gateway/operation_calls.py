@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from adhoc.errors import EngineError, UnknownHandle
 from adhoc.gateway.call_base import CallBase, Outgoing, response_of
+from adhoc.gateway.engine_details import learn_engine_once
 from adhoc.gateway.operations import Operation, answer_synthetic
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import prepend_log_lines
-from adhoc.protocol.thrift_binary import encode_message, read_message, with_seqid
+from adhoc.protocol.thrift_binary import StoredReply, encode_message, read_message
 
 
 class OperationCalls(CallBase):
@@ -35,15 +36,17 @@ class OperationCalls(CallBase):
             if name == "CloseOperation":
                 self.forget_operation(session, op)
             return answer_synthetic(request, req, op, session.protocol)
-        if name == "GetOperationStatus" and op.final_status is not None:
-            self.ctx.metrics.status_answered_here()
-            return with_seqid(op.final_status, request.header.seqid)
         if session.backend.broken:
             self.forget_session(session, lost=True)
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
+        if name == "GetOperationStatus" and op.final_status is not None:
+            self.ctx.metrics.status_answered_here()
+            return op.final_status.answer(request.header.seqid)
         reply = await self.forward(session.backend, request.raw)
         if name == "GetOperationStatus":
             self._note_status(op, reply)
+            if op.final_status is not None:
+                await learn_engine_once(self.ctx, session)
         elif name == "FetchResults":
             fetch = hs2.FetchResultsReq(req)
             if fetch.fetch_type == hs2.FETCH_TYPE_LOG and (lines := op.log_lines_due(fetch.orientation)):
@@ -63,7 +66,7 @@ class OperationCalls(CallBase):
         state = status.operation_state
         op.running = state in hs2.RUNNING_STATES
         if state in hs2.TERMINAL_STATES:
-            op.final_status = bytes(reply.message)
+            op.final_status = StoredReply(bytes(reply.message))
 
 
 def _with_log_lines(reply: Reply, lines: list[str], protocol: int) -> bytes:

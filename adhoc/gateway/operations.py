@@ -8,7 +8,8 @@ from adhoc.gateway.sessions import SessionRecord
 from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import ResultSet, log_lines
-from adhoc.protocol.thrift_binary import Struct
+from adhoc.protocol.thrift_binary import StoredReply, Struct
+from adhoc.protocol.thrift_views import View
 
 FETCH_FIRST = 4
 
@@ -31,7 +32,7 @@ class Operation:
     running: bool = False
     # The engine's GetOperationStatus reply once it said the operation ended: a terminal state
     # never changes, so later status calls are answered from these bytes (client's seqid patched).
-    final_status: bytes | None = None
+    final_status: StoredReply | None = None
 
     @property
     def handle(self) -> hs2.Handle:
@@ -50,7 +51,7 @@ def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int
     """Reply to a call on an operation the gateway answered itself (e.g. ADHOC DESC SESSION)."""
     assert op.synthetic is not None
     name, seqid = request.header.name, request.header.seqid
-    resp: hs2.View
+    resp: View
     if name == "GetOperationStatus":
         status = hs2.GetOperationStatusResp()
         status.status_struct = hs2.success_status()

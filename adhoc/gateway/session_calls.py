@@ -12,8 +12,10 @@ import time
 
 from adhoc.auth import Principal
 from adhoc.authz import SessionState
+from adhoc.authz.conf_keys import database_of
 from adhoc.errors import EngineError, PermissionDenied
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
+from adhoc.gateway.engine_details import learn_sts_app_id, wants_sts_app_id
 from adhoc.gateway.engine_link import EngineConnection
 from adhoc.gateway.session_conf import check_session_conf, split_route_request
 from adhoc.gateway.sessions import SessionRecord, new_session_id
@@ -68,12 +70,17 @@ class SessionCalls(CallBase):
             raise EngineError(f"engine {engine.name} opened a session without a handle")
         record = SessionRecord(
             session_id=session_id, engine_session_id=ref.handle.id, user=principal.name, route=engine.kind,
-            engine=engine.name, route_reason=route.reason, app_id=engine.app_id, spark_ui_url=engine.spark_ui_url,
+            engine=engine.name, route_reason=route.reason, app_id=engine.app_id, engine_ui_url=engine.ui_url,
+            spark_ui_url=self.ctx.ui_link(session_id), logs_url=self.ctx.logs_link(session_id),
             queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.server_protocol_version or protocol,
         )  # fmt: skip
+        if engine.ui_url and not record.app_id and engine.protocol == "sts":
+            record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
+        elif wants_sts_app_id(engine.kind, engine.protocol, engine.ui_url, engine.history_url):
+            await learn_sts_app_id(self.ctx, backend, ref, record)  # YARN: the link is the RM's proxy
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
-        state = SessionState(current_db=(conf.get("use:database") or "default").strip("`").lower())
+        state = SessionState(current_db=database_of(conf))
         self.sessions[ref.handle.guid] = ClientSession(
             ref, record, backend, record.protocol_version, state=state, release=route.release
         )

@@ -32,8 +32,9 @@ class SessionRecord:
     engine: str  # the engine's name
     route_reason: str = ""
     app_id: str = ""
-    spark_ui_url: str = ""
-    logs_url: str = ""
+    spark_ui_url: str = ""  # public link: <public_url>/ui/<session_id>/ (the gateway's UI proxy)
+    logs_url: str = ""  # public link: <public_url>/logs/<session_id>/
+    engine_ui_url: str = ""  # where the proxy reaches the engine's Spark UI; never shown to users
     queued_ms: int = 0
     client: str = ""  # client address
     protocol_version: int = 0

@@ -14,8 +14,8 @@ import time
 from adhoc.authz import Decision
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
+from adhoc.gateway.engine_details import learn_engine_once
 from adhoc.gateway.operations import Operation, SyntheticResult
-from adhoc.gateway.session_conf import conf_name
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
@@ -38,9 +38,8 @@ class StatementCalls(CallBase):
         if authorizer.slow_to_analyse(statement):  # ~2 ms of CPU per KB: not on the loop everyone shares
             analysed = await self.ctx.analysis_pool.analyze(statement, state.current_db, frozenset(state.temp_views))
         decision = authorizer.check_statement(principal, statement, state, analysed)
-        for key, value in req.conf_overlay.items():
-            if decision.allowed:  # a per-statement conf overlay is a SET in disguise
-                decision = authorizer.check_statement(principal, f"SET {conf_name(key)}={value}", state)
+        if decision.allowed:  # a per-statement conf overlay is a SET in disguise
+            decision = authorizer.check_conf(principal, req.conf_overlay, "confOverlay") or decision
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement")
         # A statement that moves name resolution (USE, temporary views) is waited for here even when
@@ -60,6 +59,7 @@ class StatementCalls(CallBase):
         if failure is None:
             if decision.change is not None:
                 decision.change.apply(session.state)
+            await learn_engine_once(self.ctx, session)
             return reply
         self.forget_operation(session, op)
         resp = hs2.OperationResp()

@@ -9,7 +9,8 @@ from adhoc.gateway.engine_link import EngineConnection
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.operations import Operation
 from adhoc.protocol import hs2
-from adhoc.protocol.thrift_binary import Struct, read_message
+from adhoc.protocol.hive_errors import status_fields
+from adhoc.protocol.thrift_binary import StoredReply, Struct, read_message
 
 _QUICK_S = 0.02  # a status call that returned faster than this did not long-poll
 
@@ -30,17 +31,23 @@ async def wait_for_operation(backend: EngineConnection, op: Operation, metrics: 
             break
         state = resp.operation_state
         if state == hs2.FINISHED_STATE:
+            op.final_status = StoredReply(bytes(reply.message))  # the client's own status calls: answered here
             return None
         if state not in hs2.RUNNING_STATES:
-            failure = hs2.status(
-                hs2.ERROR_STATUS,
-                sql_state=resp.sql_state or "HY000",
-                error_code=resp.error_code or 0,
-                message=resp.error_message or f"operation ended in state {state}",
-            )
+            failure = _failure(resp, state)
             break
         if time.monotonic() - started < _QUICK_S:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
     await backend.call(hs2.handle_call("CloseOperation", op.ref))
     return failure
+
+
+def _failure(resp: hs2.GetOperationStatusResp, state: int | None) -> Struct:
+    """The TStatus a direct sync call would have failed with: the engine's message, and its stack
+    as Hive's infoMessages (status replies carry it as Java's printed trace instead)."""
+    text = resp.error_message or f"operation ended in state {state}"
+    message, info = status_fields(text) or (text, [])
+    status = hs2.status(hs2.ERROR_STATUS, sql_state=resp.sql_state or "HY000", error_code=resp.error_code or 0,
+                        message=message)  # fmt: skip
+    return hs2.with_info_messages(status, info)

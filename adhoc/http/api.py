@@ -38,7 +38,7 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         by_name = {e.name: e for e in ctx.router.engines()}
         for view in await ctx.router.engine_views():
             row = view.to_json()
-            row["spark_ui_url"] = by_name[view.name].spark_ui_url
+            row["spark_ui_url"] = by_name[view.name].ui_url
             row["open_sessions"] = sum(1 for r in ctx.sessions.open_sessions() if r.engine == view.name)
             out.append(row)
         return web.json_response({"engines": out, **ctx.router.status()})

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from adhoc.gateway.context import GatewayContext
-from adhoc.http import api, health
+from adhoc.http import api, health, page, ui_proxy
 
 AddRoutes = Callable[[web.Application, GatewayContext], None]
-ROUTE_MODULES: tuple[AddRoutes, ...] = (health.add_routes, api.add_routes)
+ROUTE_MODULES: tuple[AddRoutes, ...] = (health.add_routes, api.add_routes, ui_proxy.add_routes, page.add_routes)
 
 # For handlers written as module-level functions: `request.app[CTX]` is the gateway context.
 CTX = web.AppKey("ctx", GatewayContext)
@@ -57,6 +57,7 @@ class HttpServer:
         sockets = getattr(site._server, "sockets", None)  # the real port when port = 0
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        self.ctx.public_url = self.ctx.config.server.base_url(self.port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

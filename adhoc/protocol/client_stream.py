@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from adhoc.errors import FrameTooLarge, ProtocolError
 from adhoc.protocol.buffer import ReceiveBuffer
+from adhoc.protocol.message_end import MessageEnd
 from adhoc.protocol.thrift_binary import Incomplete, MessageHeader, Struct, read_message
 
 # SASL negotiation statuses
@@ -81,6 +82,7 @@ class ClientStream:
         self._buffer = ReceiveBuffer()
         self._state = _State.START
         self._pending = bytearray()  # SASL: payload bytes of a message split across frames
+        self._message_end = MessageEnd()  # where the message being gathered ends, scanned once
 
     @property
     def authenticated(self) -> bool:
@@ -183,35 +185,41 @@ class ClientStream:
             self._buffer.skip(4)
             payload = self._buffer.take(length)
             if not self._pending:
-                try:
+                try:  # decoding finds the end too: one pass for the usual one message per frame
                     header, args, end = read_message(payload)
                 except Incomplete:
                     self._pending += payload
                     continue
-                if end == len(payload):  # the usual case: one message, one frame
-                    return Request(header, args, payload)
-                self._pending += payload[end:]
-                return Request(header, args, payload[:end])
+                if end < len(payload):  # more than one message in the frame
+                    self._pending += payload[end:]
+                    payload = payload[:end]
+                return Request(header, args, payload)
             self._pending += payload
 
     def _split_pending(self) -> Request | None:
-        data = bytes(self._pending)
-        try:
-            header, args, end = read_message(data)
-        except Incomplete:
+        """A message gathered from several frames: scanned where the last look stopped."""
+        end = self._message_end.scan(self._pending)
+        if end is None:
             return None
+        self._message_end.reset()
+        data = bytes(self._pending[:end])
         del self._pending[:end]
-        return Request(header, args, data[:end])
+        return self._request(data)
 
     def _next_bare_message(self) -> Event:
-        if not len(self._buffer):
-            return NEED_DATA
-        data = bytes(self._buffer.view())
+        view = self._buffer.view()
         try:
-            header, args, end = read_message(data)
-        except Incomplete:
-            if len(data) > self.max_frame_bytes:
-                raise FrameTooLarge(f"message over {self.max_frame_bytes} bytes") from None
+            end = self._message_end.scan(view)
+        finally:
+            view.release()  # the buffer may grow once this view is gone
+        if end is None:
+            if len(self._buffer) > self.max_frame_bytes:
+                raise FrameTooLarge(f"message over {self.max_frame_bytes} bytes")
             return NEED_DATA
-        self._buffer.skip(end)
-        return Request(header, args, data[:end])
+        self._message_end.reset()
+        return self._request(self._buffer.take(end))
+
+    @staticmethod
+    def _request(data: bytes) -> Request:
+        header, args, _ = read_message(data)
+        return Request(header, args, data)

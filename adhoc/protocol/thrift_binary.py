@@ -113,7 +113,7 @@ class MessageHeader:
     body_offset: int  # where the message's struct starts in the buffer
 
 
-def read_message_header(buf: bytes | memoryview, pos: int = 0) -> MessageHeader:
+def read_message_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> MessageHeader:
     try:
         (word,) = _I32.unpack_from(buf, pos)
         if word < 0:  # strict: version | type, then name, then seqid
@@ -287,8 +287,15 @@ def _write_value(out: bytearray, ttype: int, value: Value) -> None:
         raise ProtocolError(f"cannot encode Thrift type {ttype}")
 
 
-def with_seqid(message: bytes, seqid: int) -> bytes:
-    """The same message with another seqid: a stored reply answering a new call."""
-    header = read_message_header(message)
-    at = header.body_offset - 4
-    return message[:at] + _I32.pack(seqid) + message[at + 4 :]
+class StoredReply:
+    """A reply kept to answer the same call again: the same bytes with each new call's seqid."""
+
+    __slots__ = ("_message", "_seqid_at")
+
+    def __init__(self, message: bytes) -> None:
+        self._message = message
+        self._seqid_at = read_message_header(message).body_offset - 4
+
+    def answer(self, seqid: int) -> bytes:
+        at = self._seqid_at
+        return self._message[:at] + _I32.pack(seqid) + self._message[at + 4 :]

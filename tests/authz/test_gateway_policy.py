@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +18,7 @@ from pyhive import exc, hive
 from TCLIService import ttypes
 
 from adhoc.config import AuditConfig, PolicyConfig
+from adhoc.errors import PermissionDenied
 from tests.authz.corpus import POLICY
 from tests.gateway.test_beeline import beeline
 from tests.gateway_harness import GatewayThread, gateway_config
@@ -48,6 +51,21 @@ def test_pyhive_refusal_names_table_and_state(guarded: tuple[GatewayThread, Path
         assert "alice may not read hr.salaries" in status.errorMessage
         cur.execute("SELECT 1 + 1")
         assert cur.fetchall() == [(2,)]
+
+
+def test_adhoc_sql_says_permission_denied_once(guarded: tuple[GatewayThread, Path]) -> None:
+    gw, _ = guarded
+    cmd = [sys.executable, "-m", "tui", "--host", gw.host, "--port", str(gw.port), "--user", "alice",
+           "-e", "SELECT * FROM hr.salaries"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("adhoc-sql: permission denied [42000]: alice may not read hr.salaries")
+    assert out.stderr.lower().count("permission denied") == 1
+
+
+def test_permission_denied_messages_say_it_once() -> None:
+    assert PermissionDenied("permission denied: x").message == "permission denied: x"
+    assert PermissionDenied("unknown route 'mars'").message == "permission denied: unknown route 'mars'"
 
 
 def test_beeline_refusal(guarded: tuple[GatewayThread, Path]) -> None:

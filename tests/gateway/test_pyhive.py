@@ -12,6 +12,7 @@ from pyhive import exc, hive
 from TCLIService import ttypes
 
 from tests.gateway_harness import GatewayThread
+from tests.sts import RunningSTS
 
 DESC_COLUMNS = ["session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms"]
 
@@ -64,6 +65,22 @@ def test_sql_error_reaches_the_client_with_its_state(gateway: GatewayThread) -> 
         assert "42P01" in str(err.value)
         cur.execute("SELECT 2")  # the session survives the error
         assert cur.fetchall() == [(2,)]
+
+
+def test_a_failed_sync_statement_fails_as_it_does_on_the_engine(gateway: GatewayThread, sts: RunningSTS) -> None:
+    """The gateway runs sync statements async and polls: the client still gets the engine's own
+    message and stack (infoMessages), as a direct sync call returns them."""
+    statuses = []
+    for host, port in ((gateway.host, gateway.port), ("127.0.0.1", sts.port)):
+        with hive.connect(host, port=port, username="erin") as conn:
+            with pytest.raises(exc.OperationalError) as err:
+                conn.cursor().execute("SELECT * FROM no_such_table_i9_sync")
+            statuses.append(err.value.args[0].status)
+    through, direct = statuses
+    assert through.errorMessage == direct.errorMessage and through.sqlState == direct.sqlState == "42P01"
+    assert (
+        through.infoMessages and through.infoMessages[0].rsplit(":", 2)[0] == direct.infoMessages[0].rsplit(":", 2)[0]
+    )
 
 
 def test_adhoc_desc_session_describes_this_session(gateway: GatewayThread) -> None:

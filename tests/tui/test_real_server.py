@@ -91,6 +91,12 @@ async def test_app_against_the_gateway(gateway: GatewayThread, tmp_path: Path) -
                     break
             panel = str(app.query_one(SessionPanel).render())
             assert "tess@" in panel and "engine sts-test (route local)" in panel
+            info = app.query_one(SessionPanel).info
+            assert info is not None and info.spark_ui_url == f"{gateway.http_url}/ui/{info.session_id}/"
+            assert f"Spark UI: {info.spark_ui_url}" in panel and f"logs: {gateway.http_url}/logs/" in panel
+            rendered = app.query_one(SessionPanel).render()
+            links = [getattr(s.style, "link", None) for s in getattr(rendered, "spans", [])]
+            assert info.spark_ui_url in links  # clickable (OSC 8) where the terminal can
             app.query_one(TextArea).text = "SELECT id, id % 7 AS m FROM range(25)"
             await pilot.press("f5")
             await settle(pilot, app, 30)

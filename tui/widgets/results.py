@@ -59,7 +59,7 @@ class ResultsView(Vertical):
         state = f" (sqlState {error.sql_state})" if error.sql_state else ""
         self.query_one("#result-summary", Static).update(f"{title}{state}")
         widget = self.query_one("#result-error", Static)
-        widget.update(Text(error.message))  # the engine's words: "[ERROR_CLASS]" is not markup
+        widget.update(Text(error.reason))  # the engine's words ("[ERROR_CLASS]" is not markup); the title says "denied"
         widget.display = True
         self.query_one(DataTable).display = False
 

@@ -5,12 +5,14 @@ status answered for ended operations), in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import struct
 import uuid
 
+from prometheus_client import generate_latest
 from TCLIService import ttypes
 
 from adhoc.engines import Engine
-from benchmarks.fake_engine import FakeEngine
+from benchmarks.fake_engine import FakeEngine, error
 from tests.gateway.fast.conftest import ENGINE, FastGateway, eventually, start_gateway
 
 ERROR = ttypes.TStatusCode.ERROR_STATUS
@@ -81,16 +83,20 @@ async def test_a_sync_statement_runs_async_on_the_engine_and_waits_here(gateway:
     assert resp.status.statusCode == 0
     assert [r.runAsync for r in gateway.fake.requests_of("ExecuteStatement")] == [True]
     assert gateway.fake.calls["GetOperationStatus"] == 3  # the gateway polled until it finished
+    assert (await client.status(resp.operationHandle)).operationState == State.FINISHED_STATE
+    assert gateway.fake.calls["GetOperationStatus"] == 3  # and knows the answer since
     assert (await client.fetch(resp.operationHandle)).results.columns[0].i32Val.values == [42]
 
 
-async def test_a_failed_sync_statement_reports_the_engines_error(gateway: FastGateway) -> None:
+async def test_a_failed_sync_statement_reports_the_engines_error_as_a_sync_call_would(gateway: FastGateway) -> None:
     client = await gateway.client()
     session = await client.open_session()
     resp = await client.execute(session, "SELECT * FROM fail_here")
     status = resp.status
     assert status.statusCode == ERROR and status.sqlState == "42P01"
-    assert "Table or view not found: SELECT * FROM fail_here" in status.errorMessage
+    assert status.errorMessage == "Error running query: Table or view not found: SELECT * FROM fail_here"
+    # what the engine itself answers a sync call: the message, and its stack as Hive's infoMessages
+    assert status.infoMessages == error(status.errorMessage).infoMessages
     assert gateway.fake.operations == {}, "a failed sync statement is closed on the engine, as Hive does"
     assert (await client.execute(session, "SELECT 2")).status.statusCode == 0  # the session lives on
 
@@ -154,6 +160,9 @@ async def test_status_of_an_ended_operation_is_answered_without_a_round_trip(gat
     assert {r.operationState for r in replies[1:]} == {State.ERROR_STATE}
     assert all("Table or view not found" in r.errorMessage for r in replies[1:])
     assert gateway.fake.calls["GetOperationStatus"] == 4
+    scraped = generate_latest(gateway.ctx.metrics.registry).decode()
+    assert "adhoc_status_answered_by_gateway_total 6.0" in scraped
+    assert 'adhoc_calls_total{call="GetOperationStatus"} 10.0' in scraped
     assert (await client.call("CloseOperation", ttypes.TCloseOperationReq(op))).status.statusCode == 0
     gone = await client.status(op)
     assert gone.status.statusCode == ERROR and "not known on this connection" in gone.status.errorMessage
@@ -182,6 +191,7 @@ async def test_a_departed_client_leaves_nothing_open_on_the_engine(gateway: Fast
 
 
 async def test_a_client_gone_mid_call_is_torn_down_on_a_side_connection(gateway: FastGateway) -> None:
+    gateway.fake.long_poll_s = 30  # the gateway sits in a status call (long poll) when the client goes
     client = await gateway.client()
     session = await client.open_session()
     await client.send("ExecuteStatement", ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT sleep"))
@@ -220,3 +230,31 @@ async def test_nosasl_client_is_served(gateway: FastGateway) -> None:
 
 def test_engine_fixture_matches_the_config() -> None:
     assert ENGINE.address == "127.0.0.1:1"
+
+
+async def test_token_calls_are_refused_and_unknown_calls_get_thrifts_answer(gateway: FastGateway) -> None:
+    client = await gateway.client()
+    session = await client.open_session()
+    token = await client.call("GetDelegationToken", ttypes.TGetDelegationTokenReq(session, "alice", "alice"))
+    assert token.status.statusCode == ERROR and "does not hand out tokens" in token.status.errorMessage
+    assert gateway.fake.calls["GetDelegationToken"] == 0
+    await client.send("GetLog", ttypes.TGetLogReq())  # pyhive's fetch_logs on old servers
+    (length,) = struct.unpack(">I", await client.reader.readexactly(4))
+    reply = await client.reader.readexactly(length)
+    assert reply[:4] == b"\x80\x01\x00\x03" and b"Invalid method name: 'GetLog'" in reply  # TApplicationException
+    assert (await client.execute(session, "SELECT 4")).status.statusCode == 0  # still served
+
+
+async def test_idle_clients_are_dropped_and_their_sessions_closed(fake: FakeEngine) -> None:
+    gw = await start_gateway(fake, idle_timeout_s=0.2, max_connections=2)
+    try:
+        idle = await gw.client("idle")
+        await idle.open_session("idle")
+        second = await gw.client("second")
+        third_reader, _ = await asyncio.open_connection("127.0.0.1", gw.port)
+        assert await asyncio.wait_for(third_reader.read(), 2) == b"", "over max_connections: refused"
+        await eventually(lambda: not fake.sessions)
+        assert await asyncio.wait_for(idle.reader.read(), 2) == b""
+        second.close()
+    finally:
+        await gw.server.stop(0)
