@@ -196,6 +196,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     engines = tuple(_build(EngineConfig, table, source, f"engines[{i}]") for i, table in enumerate(engines_raw))
     _check_engines(engines, source)
     _check_policy(sections["policy"], source)
+    _check_routing(sections["routing"], source)
     return Config(engines=engines, source=source, **sections)
 
 
@@ -333,6 +334,14 @@ def _check_engines(engines: tuple[EngineConfig, ...], source: str) -> None:
         _check_capacity_keys(engine, source, key)
     if sum(1 for e in engines if e.embedded) > 1:
         raise ConfigError("only one embedded engine (local without address) is allowed", file=source, key="engines")
+
+
+def _check_routing(routing: RoutingConfig, source: str) -> None:
+    for key in ("probe_ttl_s", "queue_timeout_s"):
+        if getattr(routing, key) < 0:
+            raise ConfigError("expected a number of seconds >= 0", file=source, key=f"routing.{key}")
+    if routing.probe_timeout_s <= 0:
+        raise ConfigError("expected a number of seconds > 0", file=source, key="routing.probe_timeout_s")
 
 
 def _check_capacity_keys(engine: EngineConfig, source: str, key: str) -> None:

@@ -53,7 +53,7 @@ class _Chunk:
     text: str
     tokens: list[Token] | None  # None when the text could not be tokenized
     problem: str = ""  # why its names cannot be known (a non-literal IDENTIFIER())
-    checked: list[Token] | None = None  # the tokens the token checks read, when not `tokens`
+    checked: list[TokenType] | None = None  # the token types the token checks read
 
 
 def _chunks(sql: str) -> list[_Chunk]:
@@ -78,19 +78,20 @@ def _chunks(sql: str) -> list[_Chunk]:
 def _chunk(sql: str, tokens: list[Token]) -> _Chunk:
     start = tokens[0].start
     text = sql[start : tokens[-1].end + 1]
-    checked = tokens
-    if any(t.token_type in _COMMAND_TOKENS for t in tokens):
+    plain, types = tokens, [t.token_type for t in tokens]
+    if not _COMMAND_TOKENS.isdisjoint(types):
         try:
-            checked = _PlainTokenizer().tokenize(text)
-            start = 0
+            plain, start = _PlainTokenizer().tokenize(text), 0
         except TokenError:
             return _Chunk(text, tokens, "the statement could not be tokenized")
-    if not has_identifier_clause(checked):
-        return _Chunk(text, tokens, checked=checked)
-    inlined, problem = inline_identifier_clauses(text, checked, start)
+        types = [t.token_type for t in plain]
+    if not has_identifier_clause(text, plain):
+        return _Chunk(text, tokens, checked=types)
+    inlined, problem = inline_identifier_clauses(text, plain, start)
     if problem:
-        return _Chunk(text, tokens, problem, checked)
-    return _Chunk(inlined, _SPARK.tokenize(inlined), checked=_PlainTokenizer().tokenize(inlined))
+        return _Chunk(text, tokens, problem, types)
+    types = [t.token_type for t in _PlainTokenizer().tokenize(inlined)]
+    return _Chunk(inlined, _SPARK.tokenize(inlined), checked=types)
 
 
 def split_statements(sql: str) -> list[str]:

@@ -30,12 +30,15 @@ PROXY_USER_KEYS = ("hive.server2.proxy.user", "kyuubi.session.proxy.user")
 # Settings only admins change. They would move a session off its route, change what the engine
 # loads or trusts (catalog plugins, extensions, classes, the metastore, the Hadoop filesystem
 # settings every read and write goes through: Spark copies every SQL conf key into the Hadoop
-# conf), or change how names resolve, so that the gateway would check other tables than the engine
-# reads: the default catalog, case-sensitive names (temporary views vs tables), double-quoted names.
+# conf), or change how a statement reads, so that the gateway would check another statement than
+# the engine runs: the default catalog, case-sensitive names (temporary views vs tables), how the
+# parser reads quotes and string escapes (the gateway reads IDENTIFIER('...') literals with Spark's
+# default escapes), what CREATE TABLE without USING makes (sources.default = jdbc).
 PROTECTED_KEYS = (*PROXY_USER_KEYS, "spark.master", "spark.yarn.queue", "spark.kubernetes.*", "spark.sql.extensions",
                   "spark.jars*", "spark.driver.extra*", "spark.executor.extra*", "adhoc.*",
                   "spark.sql.catalog.*", "spark.sql.catalogimplementation", "spark.sql.defaultcatalog",
                   "spark.sql.hive.metastore.*", "spark.sql.casesensitive", "spark.sql.ansi.doublequotedidentifiers",
+                  "spark.sql.parser.*", "spark.sql.sources.default",
                   "hive.metastore.*", "spark.hadoop.*", "fs.*", "hadoop.*", "dfs.*", "yarn.*", "mapreduce.*",
                   "mapred.*", "*class", "*classes", "*.impl")  # fmt: skip
 ALLOWED_KEYS = ("adhoc.route",)
@@ -60,11 +63,12 @@ def session_conf_key(key: str) -> ConfKey:
 def set_key(name: str, written: str = "") -> ConfKey:
     """The name after `set:` (or after SET in SQL)."""
     name = name.strip().strip("`").strip()
+    written = written or name
     for prefix, form in _SET_FORMS.items():
         if name.lower().startswith(prefix):
             name = name[len(prefix) :].strip()
-            return ConfKey(written or name, UNKNOWN if ":" in name else form, name)
-    return ConfKey(written or name, UNKNOWN if ":" in name else SETTING, name)
+            return ConfKey(written, UNKNOWN if ":" in name else form, name)
+    return ConfKey(written, UNKNOWN if ":" in name else SETTING, name)
 
 
 def setting_name(key: str) -> str:
@@ -82,8 +86,8 @@ def protected_key(name: str) -> bool:
 def refusal(key: ConfKey, user: str, admin: bool, how: str = "SET") -> str | None:
     """Why `user` may not set `key`, or None."""
     if key.form in (SETTING, USE) and key.name.lower() in PROXY_USER_KEYS:
-        return (f"permission denied: {user} may not {how} {key.name}: it is set by the gateway, not by clients "
-                "(sessions run as the user who logged in)")  # fmt: skip
+        return (f"permission denied: {user} may not {how} {key.name}: {key.name} is set by the gateway, not by "
+                "clients (sessions run as the user who logged in)")  # fmt: skip
     if admin:
         return None
     if key.form == SYSTEM:

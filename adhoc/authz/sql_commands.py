@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from adhoc.authz.names import DEFAULT_CATALOG, IDENTIFIER, database_of_use, ref_from_parts, split_identifier
+from adhoc.authz.statement import StatementInfo
 
-if TYPE_CHECKING:
-    from adhoc.authz.statement import StatementInfo
-
-Recurse = Callable[[str, str, frozenset[str]], "StatementInfo"]
+Recurse = Callable[[str, str, frozenset[str]], StatementInfo]
 
 _COMMENTS = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|\s+)*", re.S)
 _ID = rf"(?P<name>{IDENTIFIER})"
@@ -97,7 +94,7 @@ def analyze_command(
             if ref is not None:
                 info.writes.add(ref)
             return True
-    m = _USE.match(body)
+    m = _USE.match(_without_comments(body)) if body[:3].upper() == "USE" else None
     if m:
         info.kind = "use"
         db = database_of_use(split_identifier(m.group("name")), info)
@@ -134,6 +131,14 @@ def analyze_command(
         info.denied_class, info.unresolved, info.conf_keys = inner.denied_class, inner.unresolved, inner.conf_keys
         return True
     return False
+
+
+def _without_comments(text: str) -> str:
+    """`USE/**/hr`: comments are spaces. Not in a text with quotes (or backticks around `--` or `/*`),
+    where they could be part of a string or a name."""
+    if "'" in text or '"' in text or ("`" in text and ("--" in text or "/*" in text)):
+        return text
+    return re.sub(r"/\*.*?\*/|--[^\n]*", " ", text, flags=re.S)
 
 
 def strip_leading_comments(text: str) -> str:

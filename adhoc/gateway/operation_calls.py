@@ -36,12 +36,12 @@ class OperationCalls(CallBase):
             if name == "CloseOperation":
                 self.forget_operation(session, op)
             return answer_synthetic(request, req, op, session.protocol)
-        if name == "GetOperationStatus" and op.final_status is not None:
-            self.ctx.metrics.status_answered_here()
-            return op.final_status.answer(request.header.seqid)
         if session.backend.broken:
             self.forget_session(session, lost=True)
             raise EngineError(f"the connection to engine {session.record.engine} was lost; open a new session")
+        if name == "GetOperationStatus" and op.final_status is not None:
+            self.ctx.metrics.status_answered_here()
+            return op.final_status.answer(request.header.seqid)
         reply = await self.forward(session.backend, request.raw)
         if name == "GetOperationStatus":
             self._note_status(op, reply)

@@ -9,6 +9,7 @@ from adhoc.protocol import hs2
 from adhoc.protocol.client_stream import Request
 from adhoc.protocol.rowset import ResultSet, log_lines
 from adhoc.protocol.thrift_binary import StoredReply, Struct
+from adhoc.protocol.thrift_views import View
 
 FETCH_FIRST = 4
 
@@ -50,7 +51,7 @@ def answer_synthetic(request: Request, req: Struct, op: Operation, protocol: int
     """Reply to a call on an operation the gateway answered itself (e.g. ADHOC DESC SESSION)."""
     assert op.synthetic is not None
     name, seqid = request.header.name, request.header.seqid
-    resp: hs2.View
+    resp: View
     if name == "GetOperationStatus":
         status = hs2.GetOperationStatusResp()
         status.status_struct = hs2.success_status()

@@ -10,7 +10,7 @@ from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.operations import Operation
 from adhoc.protocol import hs2
 from adhoc.protocol.hive_errors import status_fields
-from adhoc.protocol.thrift_binary import Struct, read_message
+from adhoc.protocol.thrift_binary import StoredReply, Struct, read_message
 
 _QUICK_S = 0.02  # a status call that returned faster than this did not long-poll
 
@@ -31,6 +31,7 @@ async def wait_for_operation(backend: EngineConnection, op: Operation, metrics: 
             break
         state = resp.operation_state
         if state == hs2.FINISHED_STATE:
+            op.final_status = StoredReply(bytes(reply.message))  # the client's own status calls: answered here
             return None
         if state not in hs2.RUNNING_STATES:
             failure = _failure(resp, state)

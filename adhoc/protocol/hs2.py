@@ -15,25 +15,30 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from adhoc.errors import AdhocError
 from adhoc.protocol.thrift_binary import (
     BOOL,
     CALL,
     EXCEPTION,
-    I16,
     I32,
-    I64,
     LIST,
-    MAP,
     REPLY,
     STRING,
     STRUCT,
     ListValue,
-    MapValue,
     Struct,
     encode_message,
+)
+from adhoc.protocol.thrift_views import (
+    BoolField,
+    I16Field,
+    I32Field,
+    I64Field,
+    StringMapField,
+    StructField,
+    TextField,
+    View,
 )
 
 # TProtocolVersion: HIVE_CLI_SERVICE_PROTOCOL_V1 = 0 ... V10 = 9, V11 = 10
@@ -180,106 +185,19 @@ def application_exception(name: str, seqid: int, kind: int, message: str) -> byt
     return encode_message(name, EXCEPTION, seqid, body)
 
 
-def string_map(items: dict[str, str]) -> MapValue:
-    return MapValue(STRING, STRING, [(k.encode(), v.encode()) for k, v in items.items()])
-
-
-def read_string_map(value: MapValue | None) -> dict[str, str]:
-    if value is None:
-        return {}
-    out: dict[str, str] = {}
-    for k, v in value.items:
-        if isinstance(k, bytes) and isinstance(v, bytes):
-            out[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
-    return out
-
-
 def operation_handle_struct(handle: Handle, *, has_result_set: bool, operation_type: int = 0) -> Struct:
     return Struct().set(1, STRUCT, handle.to_struct()).set(2, I32, operation_type).set(3, BOOL, has_result_set)
 
 
-# -- typed views -------------------------------------------------------------------------------
-
-V = TypeVar("V")
-
-
-class View:
-    """A typed window on a decoded struct; writes go to the same tree."""
-
-    __slots__ = ("struct",)
-
-    def __init__(self, struct: Struct | None = None) -> None:
-        self.struct = struct if struct is not None else Struct()
-
-
-class _Field(Generic[V]):
-    def __init__(self, fid: int) -> None:
-        self.fid = fid
-
-
-class _I32(_Field[int | None]):
-    ttype = I32
-
-    def __get__(self, view: View, owner: type) -> int | None:
-        return view.struct.int(self.fid)
-
-    def __set__(self, view: View, value: int | None) -> None:
-        _put(view, self.fid, self.ttype, value)
-
-
-class _I16(_I32):
-    ttype = I16
-
-
-class _I64(_I32):
-    ttype = I64
-
-
-class _Bool(_Field[bool | None]):
-    def __get__(self, view: View, owner: type) -> bool | None:
-        return view.struct.bool(self.fid)
-
-    def __set__(self, view: View, value: bool | None) -> None:
-        _put(view, self.fid, BOOL, value)
-
-
-class _Text(_Field[str | None]):
-    def __get__(self, view: View, owner: type) -> str | None:
-        return view.struct.text(self.fid)
-
-    def __set__(self, view: View, value: str | None) -> None:
-        _put(view, self.fid, STRING, None if value is None else value.encode())
-
-
-class _StringMap(_Field[dict[str, str]]):
-    def __get__(self, view: View, owner: type) -> dict[str, str]:
-        return read_string_map(view.struct.map(self.fid))
-
-    def __set__(self, view: View, value: dict[str, str]) -> None:
-        _put(view, self.fid, MAP, string_map(value))
-
-
-class _StructField(_Field[Struct | None]):
-    def __get__(self, view: View, owner: type) -> Struct | None:
-        return view.struct.struct(self.fid)
-
-    def __set__(self, view: View, value: Struct | None) -> None:
-        _put(view, self.fid, STRUCT, value)
-
-
-def _put(view: View, fid: int, ttype: int, value: object) -> None:
-    if value is None:
-        view.struct.fields.pop(fid, None)
-    else:
-        view.struct.set(fid, ttype, value)  # type: ignore[arg-type]
+# -- typed views (field descriptors in thrift_views) -------------------------------------------
 
 
 class TStatus(View):
-    code = _I32(1)
+    code = I32Field(1)
     info_messages_field = 2
-    sql_state = _Text(3)
-    error_code = _I32(4)
-    error_message = _Text(5)
+    sql_state = TextField(3)
+    error_code = I32Field(4)
+    error_message = TextField(5)
 
     @property
     def ok(self) -> bool:
@@ -287,7 +205,7 @@ class TStatus(View):
 
 
 class Response(View):
-    status_struct = _StructField(1)
+    status_struct = StructField(1)
 
     @property
     def status(self) -> TStatus:
@@ -313,15 +231,15 @@ class HandleRef:
 
 
 class OpenSessionReq(View):
-    client_protocol = _I32(1)
-    username = _Text(2)
-    password = _Text(3)
-    configuration = _StringMap(4)
+    client_protocol = I32Field(1)
+    username = TextField(2)
+    password = TextField(3)
+    configuration = StringMapField(4)
 
 
 class OpenSessionResp(Response):
-    server_protocol_version = _I32(2)
-    session_handle_struct = _StructField(3)
+    server_protocol_version = I32Field(2)
+    session_handle_struct = StructField(3)
 
     @property
     def session_handle(self) -> HandleRef | None:
@@ -329,16 +247,16 @@ class OpenSessionResp(Response):
 
 
 class ExecuteStatementReq(View):
-    session_handle_struct = _StructField(1)
-    statement = _Text(2)
-    conf_overlay = _StringMap(3)
-    run_async = _Bool(4)
+    session_handle_struct = StructField(1)
+    statement = TextField(2)
+    conf_overlay = StringMapField(3)
+    run_async = BoolField(4)
 
 
 class OperationResp(Response):
     """The response of every call that creates an operation (ExecuteStatement, GetTables, ...)."""
 
-    operation_handle_struct = _StructField(2)
+    operation_handle_struct = StructField(2)
 
     @property
     def operation_handle(self) -> HandleRef | None:
@@ -346,31 +264,31 @@ class OperationResp(Response):
 
 
 class GetOperationStatusResp(Response):
-    operation_state = _I32(2)
-    sql_state = _Text(3)
-    error_code = _I32(4)
-    error_message = _Text(5)
-    has_result_set = _Bool(9)
+    operation_state = I32Field(2)
+    sql_state = TextField(3)
+    error_code = I32Field(4)
+    error_message = TextField(5)
+    has_result_set = BoolField(9)
 
 
 class FetchResultsReq(View):
-    operation_handle_struct = _StructField(1)
-    orientation = _I32(2)
-    max_rows = _I64(3)
-    fetch_type = _I16(4)
+    operation_handle_struct = StructField(1)
+    orientation = I32Field(2)
+    max_rows = I64Field(3)
+    fetch_type = I16Field(4)
 
 
 class FetchResultsResp(Response):
-    has_more_rows = _Bool(2)
-    results = _StructField(3)
+    has_more_rows = BoolField(2)
+    results = StructField(3)
 
 
 class GetResultSetMetadataResp(Response):
-    schema = _StructField(2)
+    schema = StructField(2)
 
 
 class GetQueryIdResp(View):  # no status: its only field is the id
-    query_id = _Text(1)
+    query_id = TextField(1)
 
 
 def session_handle_in(req: Struct) -> HandleRef | None:

@@ -18,6 +18,7 @@ class Assessment:
     available: bool
     reason: str
     figures: dict[str, Any] = field(default_factory=dict)
+    full: bool = False  # unavailable for want of capacity (worth waiting for), not because it is down
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ class QueueLoad:
         numbers = (f"queue {self.queue} at {self.used_pct_of_max:.0f}% of max{placed_note} "
                    f"(saturation {limit:.0f}%), {self.pending_apps} pending")  # fmt: skip
         if used >= limit:
-            return Assessment(False, f"saturated: {numbers}", figures)
+            return Assessment(False, f"saturated: {numbers}", figures, full=True)
         if self.pending_apps > self.max_pending_apps:
-            return Assessment(False, f"saturated: {numbers} (max_pending_apps {self.max_pending_apps})", figures)
+            return Assessment(False, f"saturated: {numbers} (max_pending_apps {self.max_pending_apps})", figures, True)
         return Assessment(True, numbers, figures)
 
 
@@ -108,11 +109,11 @@ class QuotaHeadroom:
                    + (f" after {placed} placed since the probe" if placed else "")
                    + f" (needs {self.min_free_cpu:g} CPU, {_mem(self.min_free_memory)})")  # fmt: skip
         if cpu is not None and cpu < self.min_free_cpu:
-            return Assessment(False, f"no headroom: {numbers}", figures)
+            return Assessment(False, f"no headroom: {numbers}", figures, full=True)
         if memory is not None and memory < self.min_free_memory:
-            return Assessment(False, f"no headroom: {numbers}", figures)
+            return Assessment(False, f"no headroom: {numbers}", figures, full=True)
         if pods is not None and pods < 1:
-            return Assessment(False, f"no headroom: {where}: no pods left in the quota", figures)
+            return Assessment(False, f"no headroom: {where}: no pods left in the quota", figures, full=True)
         return Assessment(True, numbers, figures)
 
 

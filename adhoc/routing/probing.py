@@ -129,8 +129,9 @@ class ProbeCache:
         for task in list(self._in_flight.values()):
             task.cancel()
 
-    def expires_in(self) -> float | None:
-        """Seconds until the soonest cached figures go stale (None: nothing cached)."""
+    def expires_in(self, engines: Sequence[Engine]) -> float:
+        """Seconds until the soonest of these engines' figures go stale (0: one has none)."""
         now = self.clock.now()
-        ages = [self.ttl_s - (now - s.taken_at) for s in self._snapshots.values()]
-        return max(0.0, min(ages)) if ages else None
+        snapshots = [self._snapshots.get(e.name) for e in engines]
+        ages = [self.ttl_s - (now - s.taken_at) if s else 0.0 for s in snapshots]
+        return max(0.0, min(ages, default=self.ttl_s))

@@ -70,6 +70,7 @@ class Route:
 @dataclass(frozen=True)
 class Blocked:
     reason: str
+    waitable: bool = True  # something is full (or a cap reached); False: every candidate is down
 
 
 @dataclass(eq=False)
@@ -150,10 +151,12 @@ class CapacityRouter:
             if held >= cap:
                 return Blocked(f"group {group} is at its session cap ({held} open, max_sessions = {cap})")
         notes: list[str] = []
+        full = False
         for engine, snapshot in zip(eligible, snapshots, strict=True):
             assessment = snapshot.figures.assess(self.cache.placed(engine))
             if not assessment.available:
                 notes.append(f"{engine.name} {assessment.reason}")
+                full = full or assessment.full
                 continue
             reason = f"routed to {engine.name}: " + "; ".join([*notes, f"{engine.name} {assessment.reason}"])
             hold = Hold(principal, tuple(candidates), frozenset(caps), exclude)
@@ -161,7 +164,7 @@ class CapacityRouter:
                 self.cache.place(engine)
                 self._hold(hold)
             return Route(engine, reason, hold=hold)
-        return Blocked("no engine can take a new session: " + "; ".join(notes))
+        return Blocked("no engine can take a new session: " + "; ".join(notes), waitable=full)
 
     def _hold(self, hold: Hold) -> None:
         hold_id = next(self._hold_ids)
@@ -199,14 +202,15 @@ class CapacityRouter:
         return replace(new, reason=f"{route.engine.name} refused the connection ({failure}); {new.reason}")
 
     async def _admit(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str]) -> Route:
-        if not self._waiters:
-            outcome = await self._decide(principal, candidates, exclude, commit=True)
-            if isinstance(outcome, Route):
-                self.metrics.routed(outcome, "rerouted" if exclude else _how(outcome))
-                return outcome
-            blocked = outcome.reason
-        else:
-            blocked = f"{len(self._waiters)} session(s) waiting ahead"
+        # With others waiting, a newcomer only looks (it must not take capacity ahead of them).
+        outcome = await self._decide(principal, candidates, exclude, commit=not self._waiters)
+        if isinstance(outcome, Route) and not self._waiters:
+            self.metrics.routed(outcome, "rerouted" if exclude else _how(outcome))
+            return outcome
+        if isinstance(outcome, Blocked) and not outcome.waitable:
+            # Every candidate is down, not full: waiting would only hide that for queue_timeout_s.
+            raise EngineUnavailable(outcome.reason)
+        blocked = outcome.reason if isinstance(outcome, Blocked) else f"{len(self._waiters)} session(s) waiting ahead"
         return await self._wait(principal, candidates, exclude, blocked)
 
     async def _wait(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str],
@@ -266,7 +270,9 @@ class CapacityRouter:
                     outcome.release()
             if not self._waiters:
                 return
-            recheck = max(self.cache.expires_in() or self.cache.ttl_s, 0.05)
+            # Look again when the figures the waiters depend on go stale (or something changes).
+            relevant = list({e.name: e for w in self._waiters for e in w.candidates}.values())
+            recheck = max(self.cache.expires_in(relevant), 0.05)
             sleeper = asyncio.ensure_future(self.clock.sleep(recheck))
             woken = asyncio.ensure_future(self._wakeup.wait())
             try:
@@ -306,7 +312,8 @@ class CapacityRouter:
         outcome = await self._decide(principal, candidates, frozenset(), commit=False)
         if isinstance(outcome, Route):
             return Explanation(outcome.engine, outcome.reason, views, self.queue())
-        return Explanation(None, f"would wait in the queue: {outcome.reason}", views, self.queue())
+        reason = f"would wait in the queue: {outcome.reason}" if outcome.waitable else f"would fail: {outcome.reason}"
+        return Explanation(None, reason, views, self.queue())
 
     def status(self) -> dict[str, Any]:
         return {"queue_length": len(self._waiters), "queue": [q.to_json() for q in self.queue()]}

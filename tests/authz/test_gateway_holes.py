@@ -136,8 +136,8 @@ def test_use_and_identifier_in_beeline(setup: Setup) -> None:
         ({"set:hivevar:spark.sql.defaultCatalog": "evil"}, "alice may not SET spark.sql.defaultCatalog"),
         ({"spark.sql.defaultCatalog": "evil"}, "alice may not SET spark.sql.defaultCatalog"),
         ({"set: hiveconf:spark.sql.caseSensitive": "true"}, "alice may not SET spark.sql.caseSensitive"),
-        ({"set:system:adhoc.test.probe": "1"}, "JVM-wide system property"),
-        ({"set: system:adhoc.test.probe": "2"}, "JVM-wide system property"),
+        ({"set:system:i8.test.probe": "1"}, "JVM-wide system property"),
+        ({"set: system:i8.test.probe": "2"}, "JVM-wide system property"),
         ({"set:metaconf:hive.metastore.try.direct.sql": "true"}, "shared metastore"),
         ({"set:env:HOME": "/"}, "not a setting form"),
         ({"hivevar:x": "1"}, "not a setting form"),
@@ -203,3 +203,35 @@ def test_temporary_views_of_ones_own_are_allowed(setup: Setup) -> None:
                     "CACHE TABLE tv1", "UNCACHE TABLE IF EXISTS tv1", "DROP VIEW tv1"):  # fmt: skip
             cur.execute(sql)
         assert "alice may not read default.tv1" in refusal(cur, "SELECT * FROM tv1")  # gone: a table name again
+
+
+def test_transforms_and_deep_nesting_in_beeline_keep_the_session(setup: Setup, tmp_path: Path) -> None:
+    script = tmp_path / "attack.sql"  # beeline goes on after an error with -f --force (not with -e)
+    script.write_text(f"SELECT TRANSFORM(id) USING 'id' FROM {setup.mine}.t;\n"
+                      f"SELECT {'(' * 900}1{')' * 900};\nSELECT 40 + 2 AS answer;\n")  # fmt: skip
+    out = beeline(setup.gw, "-n", "alice", "--force=true", "-f", str(script))
+    text = out.stdout + out.stderr
+    assert "a script transform (TRANSFORM/MAP/REDUCE ... USING runs a program on the executors) is not allowed" in text
+    assert "nests 900 levels deep" in text and "(state=42000,code=50003)" in text
+    assert "| 42      |" in out.stdout  # the same session answers the next statement
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("set:system:i8.test.probe", "JVM-wide system property"),
+        ("set:hivevar:spark.sql.defaultCatalog", "may not SET spark.sql.defaultCatalog"),
+        ("bogus:spark.x", "not a setting form"),
+    ],
+)
+def test_statement_conf_overlay_uses_the_same_normaliser(setup: Setup, key: str, reason: str) -> None:
+    client = RawClient(setup.gw.host, setup.gw.port)
+    try:
+        client.sasl_login("alice")
+        session = client.open_session("alice").sessionHandle
+        req = ttypes.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1", confOverlay={key: "1"})
+        status = client.call("ExecuteStatement", req).status
+        assert status.statusCode == ttypes.TStatusCode.ERROR_STATUS and status.sqlState == "42000"
+        assert reason in status.errorMessage and "confOverlay" in status.errorMessage
+    finally:
+        client.close()

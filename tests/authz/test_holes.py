@@ -154,7 +154,8 @@ def test_identifier_in_function_position_is_the_function(authorizer: PolicyAutho
 
 USE_FORMS = ["USE hr", "USE DATABASE hr", "USE SCHEMA hr", "USE NAMESPACE hr", "use namespace HR", "USE `hr`",
              "USE IDENTIFIER('hr')", "USE spark_catalog.hr", "USE IDENTIFIER('spark_catalog.hr')",
-             "USE DATABASE IDENTIFIER('hr')", "/* c */ USE\n  SCHEMA hr ;"]  # fmt: skip
+             "USE DATABASE IDENTIFIER('hr')", "/* c */ USE\n  SCHEMA hr ;", "USE/**/hr",
+             "USE /* a */ NAMESPACE -- b\n hr"]  # fmt: skip
 
 
 @pytest.mark.parametrize("use", USE_FORMS)
@@ -260,6 +261,8 @@ def test_policy_check_prints_deny_for_a_deep_statement(tmp_path: Path) -> None:
         ("SET spark.sql.ansi.doubleQuotedIdentifiers = true", "spark.sql.ansi.doubleQuotedIdentifiers"),
         ("SET `hivevar:spark.hadoop.fs.defaultFS` = file:///", "spark.hadoop.fs.defaultFS"),
         ("SET hadoop.security.authentication = simple", "hadoop.security.authentication"),
+        ("SET spark.sql.parser.escapedStringLiterals = true", "spark.sql.parser.escapedStringLiterals"),
+        ("SET spark.sql.sources.default = jdbc", "spark.sql.sources.default"),
         ("SET spark.sql.sources.commitProtocolClass = org.example.Evil", "spark.sql.sources.commitProtocolClass"),
         ("RESET hivevar:spark.sql.extensions", "spark.sql.extensions"),
     ],

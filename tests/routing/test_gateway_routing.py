@@ -90,7 +90,12 @@ async def test_a_department_cap_queues_sessions_until_one_ends(stop: list[Gatewa
     resp = await asyncio.wait_for(waiting, 5)
     assert resp.status.statusCode == 0
     carol = next(r for r in gw.ctx.sessions.open_sessions() if r.user == "carol")
-    assert carol.queued_ms >= 0 and "in the queue" in carol.route_reason
+    assert carol.queued_ms > 0 and "in the queue" in carol.route_reason
+    op = (await second.execute(resp.sessionHandle, "SELECT 1")).operationHandle
+    logs = await second.fetch(op, log=True)
+    lines = logs.results.columns[0].stringVal.values
+    assert lines[0].startswith("[adhoc] session") and "in the queue" in lines[0]
+    assert f"[adhoc] waited {carol.queued_ms} ms in the queue for capacity" in lines
     # A client that vanishes frees its place too (teardown closes its sessions).
     third = await gw.client("dan")
     waiting = asyncio.ensure_future(open_raw(third, "dan"))

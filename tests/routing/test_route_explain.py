@@ -88,7 +88,7 @@ def test_explain_answers_quickly_when_rms_hang_and_the_api_is_down(tmp_path: Pat
     assert out.returncode == 1, out.stderr
     assert elapsed < 10
     result = json.loads(out.stdout)
-    assert result["engine"] is None and result["reason"].startswith("would wait in the queue")
+    assert result["engine"] is None and result["reason"].startswith("would fail: no engine can take a new session")
     yarn, k8s = result["engines"]
     assert not yarn["available"] and not k8s["available"]
     assert "Thrift endpoint" in yarn["reason"] or "no ResourceManager could be reached" in yarn["reason"]

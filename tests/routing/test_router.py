@@ -155,3 +155,13 @@ async def test_explain_is_the_same_decision_without_placing() -> None:
     assert rows["k8s-a"]["free_cpu"] == 16 and rows["laptop"]["available"] is True
     only_yarn = await s.router.explain(ALICE, "yarn")
     assert only_yarn.engine is None and only_yarn.reason.startswith("would wait in the queue")
+
+
+async def test_engines_that_are_down_fail_at_once_instead_of_queueing() -> None:
+    s = Setup(policy="yarn")
+    s.yarn.figures = Unreachable("no ResourceManager could be reached (http://rm1:8088: timed out)")
+    with pytest.raises(EngineUnavailable, match="yarn-main no ResourceManager could be reached"):
+        await s.router.route(ALICE, None)
+    assert s.router.queue() == []
+    explanation = await s.router.explain(ALICE)
+    assert explanation.engine is None and explanation.reason.startswith("would fail: no engine can take")

@@ -70,6 +70,8 @@ def test_engines_carry_their_yarn_and_k8s_settings(tmp_path: Path) -> None:
         ),
         (('namespace = "spark"', ""), "engines[1].namespace", "needs the namespace"),
         (("max_pending_apps = 2", "max_pending_apps = -1"), "engines[0].max_pending_apps", ">= 0"),
+        (("probe_ttl_s = 2", "probe_timeout_s = 0"), "routing.probe_timeout_s", "> 0"),
+        (("queue_timeout_s = 60", "queue_timeout_s = -1"), "routing.queue_timeout_s", ">= 0"),
     ],
 )
 def test_bad_routing_values_name_the_file_and_key(tmp_path: Path, change: tuple[str, str], key: str,

@@ -83,6 +83,8 @@ async def test_a_sync_statement_runs_async_on_the_engine_and_waits_here(gateway:
     assert resp.status.statusCode == 0
     assert [r.runAsync for r in gateway.fake.requests_of("ExecuteStatement")] == [True]
     assert gateway.fake.calls["GetOperationStatus"] == 3  # the gateway polled until it finished
+    assert (await client.status(resp.operationHandle)).operationState == State.FINISHED_STATE
+    assert gateway.fake.calls["GetOperationStatus"] == 3  # and knows the answer since
     assert (await client.fetch(resp.operationHandle)).results.columns[0].i32Val.values == [42]
 
 
