@@ -97,7 +97,7 @@ class _Handler:
     async def _proxy(self, request: web.Request, target: ProxyTo, prefix: str, tail: str) -> web.StreamResponse:
         upstream = target.upstream
         url = upstream.url_for(tail, _raw_query(request))
-        headers = upstream_request_headers(request.headers, prefix)
+        headers = upstream_request_headers(request.headers, prefix, tail)
         client = self.app[_CLIENT]
         try:
             async with asyncio.timeout(HEADERS_TIMEOUT_S):
