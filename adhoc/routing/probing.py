@@ -98,6 +98,9 @@ class ProbeCache:
         return await asyncio.shield(task)  # a waiter that gives up must not cancel the others' probe
 
     async def get_all(self, engines: Sequence[Engine]) -> list[Snapshot]:
+        fresh = [self.fresh(e) for e in engines]
+        if all(s is not None for s in fresh):  # the warm path: no tasks, no trip through the loop
+            return [s for s in fresh if s is not None]
         return list(await asyncio.gather(*(self.get(e) for e in engines)))
 
     async def _probe(self, engine: Engine) -> Snapshot:
