@@ -5,7 +5,8 @@
     ctx = GatewayContext(..., connect_engine=engine.connector)   # in-process, for fast gateway tests
     python -m benchmarks.fake_engine PORT   # the same engine on TCP with SASL PLAIN (benchmarks)
 
-Statements: `SELECT <n>` returns one row, n; anything else one row, 1. A statement containing `fail`
+Statements: `SELECT <n>` returns one row, n; one naming `range(N)` returns 0..N-1 (maxRows per
+fetch); anything else one row, 1. A statement containing `fail`
 ends in ERROR (sqlState 42P01, as Spark's "table or view not found"); one containing `sleep` runs
 until cancelled. Async statements stay RUNNING for `polls_to_finish` status calls (0: done at once).
 Like STS, handles are engine-global, not per connection. Messages are decoded and encoded with
@@ -39,6 +40,7 @@ OK = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
 METADATA_CALLS = {"GetTypeInfo", "GetCatalogs", "GetSchemas", "GetTables", "GetTableTypes", "GetColumns",
                   "GetFunctions", "GetPrimaryKeys", "GetCrossReference"}  # fmt: skip
 _SELECT_N = re.compile(r"^\s*select\s+(-?\d+)\s*$", re.IGNORECASE)
+_RANGE_N = re.compile(r"\brange\((\d+)\)", re.IGNORECASE)
 
 
 _FRAMES = [("org.apache.spark.sql.hive.thriftserver.SparkExecuteStatementOperation", "execute",
@@ -228,6 +230,12 @@ class FakeEngine:
             op.log_read = True
             column = ttypes.TColumn(stringVal=ttypes.TStringColumn(lines, b""))
             return ttypes.TFetchResultsResp(OK, False, ttypes.TRowSet(0, [], [column]))
+        rows = _RANGE_N.search(op.statement)
+        if rows:  # `... range(N)`: 0..N-1, up to maxRows per fetch
+            end = min(int(rows.group(1)), op.cursor + max(req.maxRows, 1))
+            values, op.cursor = list(range(op.cursor, end)), end
+            column = ttypes.TColumn(i32Val=ttypes.TI32Column(values, b""))
+            return ttypes.TFetchResultsResp(OK, end < int(rows.group(1)), ttypes.TRowSet(0, [], [column]))
         values = [op.value] if op.cursor == 0 else []
         op.cursor = 1
         column = ttypes.TColumn(i32Val=ttypes.TI32Column(values, b""))

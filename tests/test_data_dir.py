@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from adhoc.engines.data_dir import DataDirLock, engine_using
+from adhoc.engines.embedded import failure_summary
 from adhoc.errors import StartupConflict
 from tests.sts import free_port
 
@@ -99,3 +100,21 @@ def test_an_engine_left_running_on_the_data_dir_is_found(tmp_path: Path) -> None
     (proc / "77" / "cmdline").write_bytes(b"java\0-Dderby.system.home=/elsewhere/embedded\0")
     assert engine_using(str(data_dir), proc=str(proc)) == 4242
     assert engine_using(str(tmp_path / "other"), proc=str(proc)) == 0
+
+
+def test_an_engine_that_dies_at_start_is_explained_by_its_root_cause() -> None:
+    log = "\n".join([
+        "26/12/03 09:41:02 INFO HiveMetaStore: 0: Opening raw store",
+        "26/12/03 09:41:03 ERROR HiveThriftServer2: Error starting HiveThriftServer2",
+        "java.lang.RuntimeException: Unable to instantiate SessionHiveMetaStoreClient",
+        "\tat org.apache.hadoop.hive.ql.metadata.Hive.getMSC(Hive.java:3600)",
+        "Caused by: javax.jdo.JDOFatalDataStoreException: Unable to open a test connection",
+        "Caused by: ERROR XSDB6: Another instance of Derby may have already booted the database /d/metastore_db.",
+        "\tat org.apache.derby.iapi.error.StandardException.newException(Unknown Source)",
+        "\t... 102 more",
+    ])  # fmt: skip
+    assert failure_summary(log) == (
+        "26/12/03 09:41:03 ERROR HiveThriftServer2: Error starting HiveThriftServer2\n"
+        "Caused by: ERROR XSDB6: Another instance of Derby may have already booted the database /d/metastore_db."
+    )
+    assert failure_summary("starting\nstill starting") == "starting\nstill starting"  # nothing better: the tail

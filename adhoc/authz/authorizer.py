@@ -107,6 +107,9 @@ class PolicyAuthorizer:
         for ref in sorted(info.reads):
             if not grants.can_read(ref):
                 return self._missing(user, "read", ref)
+        for db in sorted(info.databases_read):
+            if not grants.can_read_database(db):
+                return f"permission denied: {user} may not list the tables of {db} in detail (needs read on {db}.*)"
         for db in sorted(info.databases_written):
             if not grants.can_write_database(db):
                 return f"permission denied: {user} may not create, alter or drop database {db} (needs write on {db}.*)"

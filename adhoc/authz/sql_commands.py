@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from adhoc.authz.names import DEFAULT_CATALOG, IDENTIFIER, database_of_use, ref_from_parts, split_identifier
+from adhoc.authz.names import (
+    DEFAULT_CATALOG,
+    IDENTIFIER,
+    TableRef,
+    database_of_use,
+    ref_from_parts,
+    split_identifier,
+)
 from adhoc.authz.statement import StatementInfo
 
 Recurse = Callable[[str, str, frozenset[str]], StatementInfo]
@@ -46,8 +53,23 @@ _READS = [
     _rx(rf"SHOW\s+(?:TBLPROPERTIES|PARTITIONS)\s+{_ID}(?:\s*\(.*\))?"),
     _rx(rf"SHOW\s+COLUMNS\s+(?:FROM|IN)\s+(?P<table>{IDENTIFIER})(?:\s+(?:FROM|IN)\s+(?P<db>{IDENTIFIER}))?"),
     _rx(rf"TABLE\s+{_ID}"),
+    # DESCRIBE t col: one column (sqlglot reads DESCRIBE t alone)
+    _rx(
+        rf"(?:DESC|DESCRIBE)\s+(?:TABLE\s+)?(?:(?:EXTENDED|FORMATTED)\s+)?"
+        rf"(?!(?:TABLE|EXTENDED|FORMATTED|QUERY|FUNCTION|DATABASE|SCHEMA|NAMESPACE)\s){_ID}\s+(?!PARTITION\b){IDENTIFIER}"
+    ),
 ]
-_WRITES = [_rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?")]
+_WRITES = [
+    _rx(rf"MSCK\s+REPAIR\s+TABLE\s+{_ID}(?:\s+(?:ADD|DROP|SYNC)\s+PARTITIONS)?"),
+    _rx(rf"ALTER\s+TABLE\s+{_ID}\s+RECOVER\s+PARTITIONS"),
+]
+# SHOW TABLE EXTENDED [IN db] LIKE 'pattern': schema and details of every table the pattern matches
+_SHOW_TABLE_EXTENDED = _rx(
+    rf"SHOW\s+TABLE\s+EXTENDED(?:\s+(?:IN|FROM)\s+{_ID})?\s+LIKE\s+'(?P<pattern>[^'\\]*)'"
+    r"(?:\s+PARTITION\s*\(.*\))?"
+)
+# ANALYZE TABLES IN db: statistics of every table in it, written (like a write on db.*)
+_ANALYZE_TABLES = _rx(rf"ANALYZE\s+TABLES(?:\s+(?:FROM|IN)\s+{_ID})?\s+COMPUTE\s+STATISTICS(?:\s+NOSCAN)?")
 _SET_SHOW = _rx(r"SET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
 _RESET_KEY = _rx(r"RESET\s+(?P<key>[A-Za-z0-9_.:`-]+)")
 # SET key = value: Spark takes everything after '=' as the value (URLs, paths, a:b), which sqlglot
@@ -79,7 +101,8 @@ def analyze_command(
     for pattern in _READS:
         m = pattern.match(body)
         if m:
-            info.kind = "query" if body[:5].upper() == "TABLE" else " ".join(body.split()[:2]).lower()
+            first = body.split()[0].upper()
+            info.kind = {"TABLE": "query", "DESC": "describe"}.get(first, " ".join(body.split()[:2]).lower())
             parts = _parts(m)
             if not (len(parts) == 1 and parts[0].lower() in temp_views):
                 ref = ref_from_parts(parts, current_db, info)
@@ -89,11 +112,26 @@ def analyze_command(
     for pattern in _WRITES:
         m = pattern.match(body)
         if m:
-            info.kind = "msck repair"
+            info.kind = " ".join(body.split()[:2]).lower()
             ref = ref_from_parts(_parts(m), current_db, info)
             if ref is not None:
                 info.writes.add(ref)
             return True
+    m = _SHOW_TABLE_EXTENDED.match(body)
+    if m:
+        info.kind = "show table extended"
+        listed = _database(m.group("name"), current_db, info)
+        like = m.group("pattern").strip().lower()
+        if like and not any(c in like for c in "*|"):  # one table, by its name
+            info.reads.add(TableRef(listed, like))
+        else:
+            info.databases_read.add(listed)
+        return True
+    m = _ANALYZE_TABLES.match(body)
+    if m:
+        info.kind = "analyze tables"
+        info.databases_written.add(_database(m.group("name"), current_db, info))
+        return True
     m = _USE.match(_without_comments(body)) if body[:3].upper() == "USE" else None
     if m:
         info.kind = "use"
@@ -128,9 +166,18 @@ def analyze_command(
         inner = recurse(m.group("inner"), current_db, temp_views)
         info.kind = "explain"
         info.reads, info.writes, info.databases_written = inner.reads, inner.writes, inner.databases_written
+        info.databases_read = inner.databases_read
         info.denied_class, info.unresolved, info.conf_keys = inner.denied_class, inner.unresolved, inner.conf_keys
         return True
     return False
+
+
+def _database(name: str | None, current_db: str, info: StatementInfo) -> str:
+    """`db` or `spark_catalog.db` (None: the current database)."""
+    parts = [p.lower() for p in split_identifier(name or current_db)]
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != DEFAULT_CATALOG):
+        info.fail(f"database {name}: only databases of {DEFAULT_CATALOG} are covered")
+    return parts[-1]
 
 
 def _without_comments(text: str) -> str:

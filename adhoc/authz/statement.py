@@ -14,6 +14,7 @@ class StatementInfo:
     reads: set[TableRef] = field(default_factory=set)
     writes: set[TableRef] = field(default_factory=set)
     databases_written: set[str] = field(default_factory=set)  # CREATE / DROP / ALTER DATABASE
+    databases_read: set[str] = field(default_factory=set)  # details of any table in it (SHOW TABLE EXTENDED)
     denied_class: str = ""  # a class of statement only admins may run, e.g. "ADD JAR"
     unresolved: str = ""  # why the analyser could not fully understand the statement
     over_limit: str = ""  # which complexity bound the statement exceeds (then it was not parsed)

@@ -155,7 +155,7 @@ class EmbeddedSTS:
             if self.process.returncode is not None:
                 raise EngineError(
                     f"the embedded Spark Thrift Server exited with code {self.process.returncode} "
-                    f"during start-up; its log ({self.log_path}) ends with:\n{self.log_tail()}"
+                    f"during start-up; from its log ({self.log_path}):\n{self.log_summary()}"
                 )
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -169,9 +169,9 @@ class EmbeddedSTS:
         await self.stop()
         raise EngineError(f"the embedded Spark Thrift Server did not start within {self.start_timeout_s:.0f} s")
 
-    def log_tail(self, lines: int = 15) -> str:
+    def log_summary(self) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return failure_summary(self.log_path.read_text(errors="replace"))
         except OSError:
             return "(no log)"
 
@@ -189,6 +189,17 @@ class EmbeddedSTS:
                 return
             except TimeoutError:
                 continue
+
+
+def failure_summary(log_text: str, tail: int = 15) -> str:
+    """The lines of a JVM log that say why it died: the last ERROR line and the root cause (the
+    last `Caused by:`), not the `... 102 more` a stack trace ends with. The tail when there are none."""
+    lines = log_text.splitlines()
+    causes = [line.strip() for line in lines if line.lstrip().startswith("Caused by:")]
+    errors = [line for line in lines if (" ERROR " in line or line.startswith(("Exception", "Error")))
+              and not line.lstrip().startswith("Caused by:")]  # fmt: skip
+    picked = [line for line in (errors[-1:] + causes[-1:]) if line]
+    return "\n".join(dict.fromkeys(picked)) if picked else "\n".join(lines[-tail:])
 
 
 def _app_id(ui_url: str) -> str:

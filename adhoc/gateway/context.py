@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adhoc.auth import Authenticator, NoAuthentication
+from adhoc.auth.recent import RecentLogins
 from adhoc.authz import AllowAll, Authorizer
 from adhoc.authz.pool import AnalysisPool
 from adhoc.config import Config
@@ -44,6 +45,7 @@ class GatewayContext:
     metrics: Metrics = field(default_factory=Metrics)
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
+    recent_logins: RecentLogins = field(default_factory=RecentLogins)  # HTTP Basic, see adhoc.auth.recent
     # base of the links users follow: [server] public_url, else the HTTP address once it is bound
     public_url: str = ""
     ended_sessions: EndedSessions = field(init=False)

@@ -27,6 +27,7 @@ from adhoc.gateway.sessions import SessionRecord
 log = logging.getLogger("adhoc.gateway")
 
 SPARK_UI_PORT = 4040
+MAX_REMEMBERED_PODS = 10_000
 
 
 def yarn_proxy_url(rm_urls: Sequence[str], app_id: str) -> str:
@@ -138,14 +139,22 @@ class K8sDriverLookup:
 
 
 class SessionUiResolver:
-    """Fills in a session's engine-side UI address when it was not known at OpenSession (K8s
-    drivers start after the session opens; YARN needs the app id first). Asked by the UI proxy."""
+    """A session's engine-side UI address when OpenSession did not tell it (K8s drivers start after
+    the session opens; YARN needs the app id first). Asked by the UI proxy.
+
+    A configured URL or a YARN app's RM proxy is stable and kept on the record. A driver pod's
+    address is not: once the driver is gone its IP may go to another pod (another user's driver,
+    even), so it is looked up again after `pod_ttl_s` instead of being remembered."""
 
     def __init__(self, engines: Sequence[EngineConfig],
-                 k8s_lookup: Callable[[EngineConfig], K8sDriverLookup] | None = None) -> None:  # fmt: skip
+                 k8s_lookup: Callable[[EngineConfig], K8sDriverLookup] | None = None,
+                 pod_ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._engines = {e.name: e for e in engines}
         self._k8s_factory = k8s_lookup or _k8s_lookup_from_config
         self._k8s: dict[str, K8sDriverLookup] = {}
+        self.pod_ttl_s = pod_ttl_s
+        self._clock = clock
+        self._pods: dict[str, tuple[float, str]] = {}  # session id -> (looked up at, URL or "")
 
     async def resolve(self, record: SessionRecord) -> str:
         if record.engine_ui_url or not record.open:
@@ -155,13 +164,23 @@ class SessionUiResolver:
             return ""
         url = engine_ui_url(engine.kind, engine.protocol, static_ui_url=engine.spark_ui,
                             rm_urls=engine.rm_urls, app_id=record.app_id)  # fmt: skip
-        if not url and engine.kind == "k8s":
-            try:
-                lookup = self._k8s.get(engine.name) or self._k8s.setdefault(engine.name, self._k8s_factory(engine))
-                url = await lookup.driver_ui_url(record.session_id, ui_port_of(engine.conf))
-            except Exception as e:
-                log.info("cannot find the session's driver pod", extra={"session": record.session_id, "error": str(e)})
-        record.engine_ui_url = url
+        if url:
+            record.engine_ui_url = url
+            return url
+        if engine.kind != "k8s":
+            return ""
+        found = self._pods.get(record.session_id)
+        if found is not None and self._clock() - found[0] < self.pod_ttl_s:
+            return found[1]
+        try:
+            lookup = self._k8s.get(engine.name) or self._k8s.setdefault(engine.name, self._k8s_factory(engine))
+            url = await lookup.driver_ui_url(record.session_id, ui_port_of(engine.conf))
+        except Exception as e:  # the K8s API has many ways to fail; the link falls back either way
+            log.info("cannot find the session's driver pod", extra={"session": record.session_id, "error": str(e)})
+        self._pods.pop(record.session_id, None)
+        self._pods[record.session_id] = (self._clock(), url)
+        while len(self._pods) > MAX_REMEMBERED_PODS:
+            self._pods.pop(next(iter(self._pods)))
         return url
 
 

@@ -1,6 +1,9 @@
 """HTTP Basic authentication, through the same login step as Thrift (throttle, metrics, audit).
 
-principal = await authenticate_request(ctx, request)   # or 401 with a Basic challenge
+    principal = await authenticate_request(ctx, request)   # or 401 with a Basic challenge
+
+A success is remembered for a minute (adhoc.auth.recent), so a page's many requests cost one
+password check and one audit line.
 """
 
 from __future__ import annotations
@@ -33,10 +36,19 @@ async def authenticate_request(ctx: GatewayContext, request: web.Request) -> Pri
         raise unauthorized("malformed Basic credentials") from None
     if not sep:
         raise unauthorized("malformed Basic credentials: no ':' between user and password")
+    peer = _peer(request)
+    host = peer.rsplit(":", 1)[0]
+    # A browser sends the same credentials with every request (each asset of a proxied Spark UI):
+    # a success is checked, counted and audited once, then remembered briefly.
+    known = ctx.recent_logins.get(user, password, host)
+    if known is not None:
+        return known
     try:
-        return await login(ctx, user, password, _peer(request), via="http")
+        principal = await login(ctx, user, password, peer, via="http")
     except AuthenticationError as e:
         raise unauthorized(e.message) from None
+    ctx.recent_logins.put(user, password, host, principal)
+    return principal
 
 
 def _peer(request: web.Request) -> str:

@@ -19,7 +19,6 @@ from yarl import URL
 
 from adhoc.errors import RefusedRequest
 from adhoc.gateway.context import GatewayContext
-from adhoc.gateway.sessions import SessionRecord
 from adhoc.http.ui_rewrite import (
     HtmlRewriter,
     Upstream,
@@ -75,12 +74,12 @@ class _Handler:
             raise web.HTTPBadRequest(text=e.message + "\n") from None
         principal = await viewer(ctx, request)
         record = ctx.sessions.get(session_id)
+        live_ui_url = None
         if record is not None and record.open and not record.engine_ui_url and may_see(ctx, principal, record.user):
-            await self._resolve(record)
+            live_ui_url = await ctx.ui_resolver.resolve(record)
         target = ui_target(
-            session_id, record, ctx.ended_sessions.get(session_id),
-            ctx.public_url, self._history_url,
-        )  # fmt: skip
+            session_id, record, ctx.ended_sessions.get(session_id), ctx.public_url, self._history_url, live_ui_url
+        )
         if target is None:
             raise web.HTTPNotFound(text=f"no session {session_id} is known here\n")
         if not may_see(ctx, principal, target.owner):
@@ -98,7 +97,7 @@ class _Handler:
     async def _proxy(self, request: web.Request, target: ProxyTo, prefix: str, tail: str) -> web.StreamResponse:
         upstream = target.upstream
         url = upstream.url_for(tail, _raw_query(request))
-        headers = upstream_request_headers(request.headers, prefix)
+        headers = upstream_request_headers(request.headers, prefix, tail)
         client = self.app[_CLIENT]
         try:
             async with asyncio.timeout(HEADERS_TIMEOUT_S):
@@ -110,11 +109,6 @@ class _Handler:
             raise web.HTTPFound(target.fallback) from None
         async with reply:
             return await _relay(request, reply, upstream, prefix)
-
-    async def _resolve(self, record: SessionRecord) -> None:
-        """A K8s driver or a YARN app found only now: remember where, and say so to listeners."""
-        if await self.ctx.ui_resolver.resolve(record):
-            self.ctx.sessions.changed(record)
 
     def _history_url(self, engine_name: str) -> str:
         for engine in self.ctx.router.engines():

@@ -105,11 +105,13 @@ def check_request_headers(headers: Mapping[str, str], own_hosts: frozenset[str])
             raise RefusedRequest("header forwarded names a host other than this gateway")
 
 
-def upstream_request_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
+def upstream_request_headers(headers: Mapping[str, str], prefix: str, tail: str = "/") -> dict[str, str]:
     out = {k: v for k, v in headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
-    out["Accept-Encoding"] = accepted_encodings(
-        next((v for k, v in headers.items() if k.lower() == "accept-encoding"), "")
-    )
+    client_accepts = next((v for k, v in headers.items() if k.lower() == "accept-encoding"), "")
+    # Spark's pages (everything but /static/ and /api/) are HTML the proxy reads anyway: asking for
+    # them uncompressed spares the driver the gzip and the proxy the gunzip.
+    passed_through = tail.startswith(("/static/", "/api/"))
+    out["Accept-Encoding"] = accepted_encodings(client_accepts) if passed_through else "identity"
     out["X-Forwarded-Context"] = prefix  # Spark's UIUtils.uiRoot: links come back under the prefix
     return out
 

@@ -39,13 +39,16 @@ def ui_target(
     ended: EndedSession | None,
     public_url: str,
     history_url_of: Callable[[str], str],
+    live_ui_url: str | None = None,
 ) -> ProxyTo | RedirectTo | None:
-    """None: the gateway knows no such session (404)."""
+    """None: the gateway knows no such session (404). `live_ui_url`: the engine-side UI address
+    found just now (a K8s driver pod's), when it is not kept on the record."""
     if record is not None:
         fallback = after_end_location(public_url, session_id, record.app_id, history_url_of(record.engine))
-        if record.open and record.engine_ui_url:
+        ui_url = record.engine_ui_url if live_ui_url is None else live_ui_url
+        if record.open and ui_url:
             try:
-                return ProxyTo(record.user, Upstream.parse(record.engine_ui_url), fallback)
+                return ProxyTo(record.user, Upstream.parse(ui_url), fallback)
             except ValueError:
                 pass  # a malformed engine URL leads where an ended session's link would
         return RedirectTo(record.user, fallback)

@@ -83,12 +83,15 @@ NAME_POSITIONS = [
     ("DROP TABLE IF EXISTS {}", "write"),
     ("DROP VIEW {}", "write"),
     ("MSCK REPAIR TABLE {}", "write"),
+    ("ALTER TABLE {} RECOVER PARTITIONS", "write"),
     ("ANALYZE TABLE {} COMPUTE STATISTICS", "write"),
     ("COMMENT ON TABLE {} IS 'x'", "write"),
     ("DELETE FROM {} WHERE id = 1", "write"),
     ("UPDATE {} SET id = 1", "write"),
     ("DESCRIBE {}", "read"),
     ("DESC EXTENDED {}", "read"),
+    ("DESCRIBE {} id", "read"),
+    ("DESC TABLE FORMATTED {} id", "read"),
     ("DESCRIBE TABLE EXTENDED {}", "read"),
     ("SHOW TBLPROPERTIES {}", "read"),
     ("SHOW PARTITIONS {}", "read"),
@@ -272,6 +275,38 @@ def test_set_reads_keys_with_the_session_conf_normaliser(authorizer: PolicyAutho
     assert not decision.allowed and f"alice may not SET {key}" in decision.reason
 
 
+def test_analyze_tables_in_a_database_writes_all_of_it(authorizer: PolicyAuthorizer) -> None:
+    assert authorizer.check_statement(
+        ALICE, "ANALYZE TABLES IN scratch_alice COMPUTE STATISTICS", SessionState()
+    ).allowed
+    decision = authorizer.check_statement(ALICE, "ANALYZE TABLES IN sales COMPUTE STATISTICS NOSCAN", SessionState())
+    assert not decision.allowed and "may not create, alter or drop database sales" in decision.reason
+    decision = authorizer.check_statement(ALICE, "ANALYZE TABLES COMPUTE STATISTICS", SessionState(current_db="sales"))
+    assert not decision.allowed
+
+
 def test_set_system_is_for_admins(authorizer: PolicyAuthorizer) -> None:
     decision = authorizer.check_statement(ALICE, "SET system:user.name = admin", SessionState())
     assert not decision.allowed and "JVM-wide system property" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("SHOW TABLE EXTENDED IN sales LIKE '*'", None),
+        ("SHOW TABLE EXTENDED FROM spark_catalog.sales LIKE 'ord*|cust*'", None),
+        ("SHOW TABLE EXTENDED IN default LIKE 'events'", None),
+        (
+            "SHOW TABLE EXTENDED IN default LIKE '*'",
+            "may not list the tables of default in detail (needs read on default.*)",
+        ),
+        ("SHOW TABLE EXTENDED IN hr LIKE 'salaries'", "alice may not read hr.salaries"),
+        ("SHOW TABLE EXTENDED LIKE 'secret'", "alice may not read default.secret"),
+    ],
+)
+def test_show_table_extended_needs_read_on_what_it_lists(
+    authorizer: PolicyAuthorizer, sql: str, refused: str | None
+) -> None:
+    decision = authorizer.check_statement(ALICE, sql, SessionState())
+    assert decision.allowed == (refused is None), decision.reason
+    assert refused is None or refused in decision.reason

@@ -66,6 +66,7 @@ TEMPLATES = [
     "ANALYZE TABLE {t} COMPUTE STATISTICS",
     "DESCRIBE {t}",
     "DESCRIBE TABLE EXTENDED {t}",
+    "DESCRIBE {t} id",
     "SHOW TBLPROPERTIES {t}",
     "SHOW COLUMNS IN {t}",
     "SHOW CREATE TABLE {t}",
@@ -79,6 +80,7 @@ TEMPLATES = [
     "DROP VIEW {v}",
     "SHOW PARTITIONS {pt}",
     "MSCK REPAIR TABLE {pt}",
+    "ALTER TABLE {pt} RECOVER PARTITIONS",
     "INSERT OVERWRITE TABLE {pt} PARTITION (p = 1) SELECT id, v FROM {s}",
 ]
 CONTEXTS = [None, f"USE {A}", f"USE NAMESPACE {B}", f"USE IDENTIFIER('{A}')", f"USE spark_catalog.{B}",
@@ -103,7 +105,7 @@ _READ_NODES = ("Relation ", "SubqueryAlias ", "HiveTableRelation ", "LogicalRela
 # Commands whose own table they only look at (their plan has no Relation for it)
 _READ_ROOTS = {"DescribeTableCommand", "DescribeRelation", "ShowTableProperties", "ShowColumnsCommand",
                "ShowCreateTable", "ShowCreateTableCommand", "ShowPartitionsCommand", "CacheTable", "UncacheTable",
-               "RefreshTableCommand"}  # fmt: skip
+               "RefreshTableCommand", "DescribeColumnCommand", "DescribeColumn"}  # fmt: skip
 
 
 # Commands that print the text of their query after their own name

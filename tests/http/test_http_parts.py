@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adhoc.auth import Principal
 from adhoc.auth.build import build_authenticator
 from adhoc.auth.passwd import passwd_main
+from adhoc.auth.recent import RecentLogins
 from adhoc.config import AuthConfig, Config
 from adhoc.engines import Engine
 from adhoc.gateway.context import GatewayContext
@@ -121,3 +123,36 @@ async def test_livez() -> None:
         assert resp.status == 200
     finally:
         await client.close()
+
+
+Secured = tuple[GatewayContext, list[dict[str, Any]]]
+
+
+async def test_a_page_of_requests_costs_one_password_check(secured: Secured) -> None:
+    """A browser resends Basic credentials with every request (each asset of a proxied Spark UI)."""
+    ctx, audit = secured
+    client = await client_for(ctx)
+    try:
+        for _ in range(5):
+            assert (await client.get("/api/v1/sessions", headers=basic("alice", "wonderland"))).status == 200
+        assert logins(ctx, "success") == 1 and len(audit) == 1
+        # a wrong password is never answered from memory
+        assert (await client.get("/api/v1/sessions", headers=basic("alice", "guess"))).status == 401
+        assert logins(ctx, "failure") == 1 and audit[-1]["decision"] == "deny"
+    finally:
+        await client.close()
+
+
+def test_remembered_logins_expire_and_are_keyed_by_password_and_host() -> None:
+    now = [0.0]
+    recent = RecentLogins(ttl_s=60, max_entries=2, clock=lambda: now[0])
+    alice = Principal("alice")
+    recent.put("alice", "wonderland", "10.0.0.7", alice)
+    assert recent.get("alice", "wonderland", "10.0.0.7") == alice
+    assert recent.get("alice", "wonderland2", "10.0.0.7") is None
+    assert recent.get("alice", "wonderland", "10.0.0.8") is None
+    now[0] = 60.0
+    assert recent.get("alice", "wonderland", "10.0.0.7") is None  # checked again after the TTL
+    for i in range(3):
+        recent.put(f"u{i}", "pw", "h", Principal(f"u{i}"))
+    assert recent.get("u0", "pw", "h") is None and recent.get("u2", "pw", "h") == Principal("u2")  # bounded

@@ -133,6 +133,10 @@ def test_saturated_yarn_sends_new_sessions_to_k8s_and_back(cluster: Cluster) -> 
     views = {e["name"]: e for e in cluster.engines()["engines"]}
     assert views["yarn-e"]["available"] and views["yarn-e"]["used_pct_of_max"] == 20
     assert views["k8s-e"]["free_cpu"] == 10
+    metrics = cluster.metrics()
+    assert 'adhoc_routed_sessions_total{engine="k8s-e",reason="fallback"}' in metrics
+    assert 'adhoc_routed_sessions_total{engine="yarn-e",reason="preferred"}' in metrics
+    assert 'adhoc_engine_available{engine="yarn-e",kind="yarn"} 1.0' in metrics
 
 
 def test_when_all_is_full_clients_queue_in_order_and_one_gives_up(cluster: Cluster) -> None:

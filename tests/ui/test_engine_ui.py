@@ -64,16 +64,39 @@ def test_k8s_driver_pod_by_session_label() -> None:
     )
 
 
-def test_resolver_fills_in_a_k8s_session_once_its_driver_runs() -> None:
-    api = FakePods([])
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_resolver_finds_a_k8s_driver_once_it_runs_and_looks_again_later() -> None:
+    api, clock = FakePods([]), Clock()
     engine = EngineConfig(name="k8s-main", kind="k8s", address="kyuubi:10009", namespace="spark",
                           conf={"spark.ui.port": "4041"})  # fmt: skip
-    resolver = SessionUiResolver([engine], k8s_lookup=lambda e: K8sDriverLookup(api, e.namespace))
+    resolver = SessionUiResolver([engine], k8s_lookup=lambda e: K8sDriverLookup(api, e.namespace),
+                                 pod_ttl_s=10, clock=clock)  # fmt: skip
     record = SessionRecord("s-2", "bob", "k8s", "k8s-main")
     assert asyncio.run(resolver.resolve(record)) == ""
     api.pods.append(pod("Running", "10.4.0.10"))
+    clock.now += 11
     assert asyncio.run(resolver.resolve(record)) == "http://10.4.0.10:4041"
-    assert record.engine_ui_url == "http://10.4.0.10:4041"
+    asked = len(api.selectors)
+    assert asyncio.run(resolver.resolve(record)) == "http://10.4.0.10:4041" and len(api.selectors) == asked
+    # the driver is gone: its IP may serve someone else's pod soon, so the address is not kept
+    api.pods.clear()
+    clock.now += 11
+    assert asyncio.run(resolver.resolve(record)) == ""
+    assert record.engine_ui_url == ""
+
+
+def test_resolver_keeps_a_yarn_apps_rm_proxy() -> None:
+    engine = EngineConfig(name="y", kind="yarn", address="kyuubi:10009", rm_urls=("http://rm:8088",))
+    record = SessionRecord("s-4", "bob", "yarn", "y", app_id="application_1_0002")
+    assert asyncio.run(SessionUiResolver([engine]).resolve(record)) == "http://rm:8088/proxy/application_1_0002/"
+    assert record.engine_ui_url == "http://rm:8088/proxy/application_1_0002/"
 
 
 def test_resolver_survives_an_unreachable_k8s_api() -> None:

@@ -150,6 +150,9 @@ def test_spark_ui_pages_load_through_the_proxy(
 
     browser.load(base + "api/v1/applications")
     assert app_id in browser.driver.page_source
+    for tab in ("stages/", "SQL/", "sqlserver/", "environment/"):  # the other tabs a user clicks through
+        browser.load(base + tab)
+        assert browser.driver.current_url == base + tab
 
     requested = list(browser.requests.values())
     assert len(requested) > 20, requested  # pages, their scripts, styles and the REST calls behind them

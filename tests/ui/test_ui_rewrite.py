@@ -78,7 +78,9 @@ def test_request_headers_carry_no_credentials_and_set_the_context() -> None:
      ("GZIP;q=0.5", "gzip")],
 )  # fmt: skip
 def test_spark_compresses_only_as_the_client_and_the_rewriter_both_can(client: str, upstream: str) -> None:
-    assert upstream_request_headers({"Accept-Encoding": client}, P)["Accept-Encoding"] == upstream
+    assert upstream_request_headers({"Accept-Encoding": client}, P, "/static/a.js")["Accept-Encoding"] == upstream
+    assert upstream_request_headers({"Accept-Encoding": client}, P, "/api/v1/x")["Accept-Encoding"] == upstream
+    assert upstream_request_headers({"Accept-Encoding": client}, P, "/jobs/")["Accept-Encoding"] == "identity"
 
 
 @pytest.mark.parametrize(

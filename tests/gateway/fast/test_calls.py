@@ -5,6 +5,7 @@ status answered for ended operations), in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import uuid
 
@@ -13,7 +14,8 @@ from TCLIService import ttypes
 
 from adhoc.engines import Engine
 from benchmarks.fake_engine import FakeEngine, error
-from tests.gateway.fast.conftest import ENGINE, FastGateway, eventually, start_gateway
+from tests.gateway.fast.conftest import ENGINE, Client, FastGateway, eventually, start_gateway
+from tests.hs2_raw import OK, START, sasl_frame
 
 ERROR = ttypes.TStatusCode.ERROR_STATUS
 State = ttypes.TOperationState
@@ -256,5 +258,26 @@ async def test_idle_clients_are_dropped_and_their_sessions_closed(fake: FakeEngi
         await eventually(lambda: not fake.sessions)
         assert await asyncio.wait_for(idle.reader.read(), 2) == b""
         second.close()
+    finally:
+        await gw.server.stop(0)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_session_closed(fake: FakeEngine) -> None:
+    gw = await start_gateway(fake, write_timeout_s=0.3)
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: no autotuning
+        sock.connect(("127.0.0.1", gw.port))
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(sasl_frame(START, b"PLAIN") + sasl_frame(OK, b"\0slowpoke\0pw"))
+        await reader.readexactly(5)
+        client = Client(reader, writer, framed=True)
+        session = await client.open_session("slowpoke")
+        op = (await client.execute(session, "SELECT id FROM range(1500000)")).operationHandle
+        writer.transport.pause_reading()  # and never read again: ~6 MB waits for a reader
+        await client.send("FetchResults", ttypes.TFetchResultsReq(op, 0, 1500000, 0))
+        await eventually(lambda: not fake.sessions, within_s=15)
+        assert gw.ctx.sessions.open_count("slowpoke") == 0
     finally:
         await gw.server.stop(0)
