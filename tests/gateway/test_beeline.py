@@ -35,9 +35,11 @@ def test_beeline_query_shows_results_and_adhoc_log_lines(gateway: GatewayThread)
         "spark_ui_url",
         "logs_url",
         "queued_ms",
+        "cost",
     ]
     row = next(line for line in out.stdout.splitlines() if "| alice " in line)
     assert "sts-test" in row
+    assert [c.strip() for c in row.strip().strip("|").split("|")][-1] == "NULL"  # a DOUBLE, NULL: not K8s
 
 
 def test_beeline_sees_engine_errors(gateway: GatewayThread) -> None:
