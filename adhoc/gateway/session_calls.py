@@ -50,6 +50,7 @@ class SessionCalls(CallBase):
 
     async def _open_routed(self, request: Request, req: hs2.OpenSessionReq, principal: Principal,
                            conf: dict[str, str], route: Route, started: float) -> Outgoing:  # fmt: skip
+        routed_at = time.time()  # when the router let this session go (queued ones: in FIFO order)
         backend, route = await self._backend_for(route)
         engine = route.engine
         protocol = min(req.client_protocol or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)
@@ -72,7 +73,8 @@ class SessionCalls(CallBase):
             session_id=session_id, engine_session_id=ref.handle.id, user=principal.name, route=engine.kind,
             engine=engine.name, route_reason=route.reason, app_id=engine.app_id, engine_ui_url=engine.ui_url,
             spark_ui_url=self.ctx.ui_link(session_id), logs_url=self.ctx.logs_link(session_id),
-            queued_ms=route.queued_ms, client=self.peer, protocol_version=resp.server_protocol_version or protocol,
+            queued_ms=route.queued_ms, routed_at=routed_at, client=self.peer,
+            protocol_version=resp.server_protocol_version or protocol,
         )  # fmt: skip
         if engine.ui_url and not record.app_id and engine.protocol == "sts":
             record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link

@@ -39,6 +39,7 @@ class SessionRecord:
     logs_url: str = ""  # public link: <public_url>/logs/<session_id>/
     engine_ui_url: str = ""  # where the proxy reaches the engine's Spark UI; never shown to users
     queued_ms: int = 0
+    routed_at: float = 0.0  # when the router admitted it (before the engine opened it: started_at)
     client: str = ""  # client address
     protocol_version: int = 0
     started_at: float = field(default_factory=time.time)
@@ -75,6 +76,7 @@ class SessionRecord:
         out.update(
             route_reason=self.route_reason,
             client=self.client,
+            routed_at=self.routed_at,
             started_at=self.started_at,
             ended_at=self.ended_at,
             state="open" if self.open else "closed",
