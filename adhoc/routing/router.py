@@ -259,6 +259,10 @@ class CapacityRouter:
     async def _pump(self) -> None:
         while self._waiters:
             self._wakeup.clear()
+            # Fresh figures for every waiter's engines first, so one pass decides on one view: were a
+            # probe to land between two waiters' decisions, a later waiter could take the room that
+            # an earlier one was refused a moment before (first come must be first served).
+            await self.cache.get_all(list({e.name: e for w in self._waiters for e in w.candidates}.values()))
             for waiter in list(self._waiters):
                 outcome = await self._decide(waiter.principal, waiter.candidates, waiter.exclude, commit=True)
                 if isinstance(outcome, Blocked):
