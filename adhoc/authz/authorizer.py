@@ -11,7 +11,7 @@ from functools import lru_cache
 from adhoc.auth import Principal
 from adhoc.authz import Decision, SessionState, StateChange
 from adhoc.authz.analyzer import analyze
-from adhoc.authz.conf_keys import conf_refusal, refusal, set_key
+from adhoc.authz.conf_keys import conf_refusal, statement_refusal
 from adhoc.authz.names import TableRef
 from adhoc.authz.policy import Grants, Policy, load_policy
 from adhoc.authz.statement import StatementInfo
@@ -86,7 +86,8 @@ class PolicyAuthorizer:
     def check_conf(self, principal: Principal, conf: Mapping[str, str], origin: str) -> Decision | None:
         if not conf:
             return None
-        why = conf_refusal(conf, principal.name, self._grants(principal).admin, origin)
+        grants = self._grants(principal)
+        why = conf_refusal(conf, principal.name, grants.admin, origin, grants.conf)
         return None if why is None else Decision(False, why, statement_class="session conf")
 
     def _refusal(self, user: str, grants: Grants, info: StatementInfo) -> str | None:
@@ -97,10 +98,9 @@ class PolicyAuthorizer:
             return f"permission denied: {info.denied_class} is not allowed for non-admin users"
         if info.unresolved and not grants.admin:
             return f"permission denied: the statement could not be fully analysed ({info.unresolved}); refusing it"
-        for key in info.conf_keys:
-            why = refusal(set_key(key), user, grants.admin)
-            if why is not None:
-                return why
+        why = statement_refusal(info.conf_keys, info.text, user, grants.admin, grants.conf)
+        if why is not None:
+            return why
         for ref in sorted(info.writes):
             if not grants.can_write(ref):
                 return self._missing(user, "write", ref)

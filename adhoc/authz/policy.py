@@ -10,13 +10,21 @@
     routes = ["yarn", "k8s"]                         # route kinds or engine names (omitted = any route)
     max_sessions = 4                                  # concurrent sessions per user (omitted = no limit)
     admin = false                                     # admin: anything, including the always-denied classes
+    conf = {"spark.executor.memory" = "<=16g", "spark.dynamicAllocation.maxExecutors" = "<=20"}
+                                                      # launch-time settings this rule lets its users set
+
+    [conf]                                            # launch-time settings every user a rule names may
+    "spark.executor.memory" = "<=8g"                  # set (replaces the built-in default of executor
+                                                      # memory <=8g, cores <=4, instances <=10)
 
     [[limits]]                                        # a department's cap: its sessions beyond it wait
     group = "bi"                                      # in the routing queue (they are not refused)
     max_sessions = 20
 
 A user's grants are the union of every rule naming them, their groups (from [groups] and from
-the directory), or "*". A user no rule names may do nothing at all.
+the directory), or "*". A user no rule names may do nothing at all. A `conf` value is "*", "<=N",
+"<=SIZE" or a list of values (adhoc.authz.launch_keys); a key may be named only if it is
+launch-time (routing and security keys stay with admins), checked at load.
 """
 
 from __future__ import annotations
@@ -26,14 +34,18 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 from adhoc.auth import Principal
+from adhoc.authz.conf_keys import SETTING, ConfGrants, ConfKey, odd_characters, protected_key, refusal
+from adhoc.authz.launch_keys import DEFAULT_CONF, ConfBound, launch_key, legacy_refusal, parse_bound
 from adhoc.authz.names import TableRef
 from adhoc.config import read_toml
 from adhoc.errors import ConfigError
 
 ROUTE_KINDS = frozenset({"yarn", "k8s", "local"})
-_RULE_KEYS = {"principals", "read", "write", "routes", "max_sessions", "admin", "name"}
+DEFAULT_CONF_ITEMS = tuple((k, b[0]) for k, b in DEFAULT_CONF.items())
+_RULE_KEYS = {"principals", "read", "write", "routes", "max_sessions", "admin", "name", "conf"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class Rule:
     routes: frozenset[str] | None
     max_sessions: int | None
     admin: bool
+    conf: tuple[tuple[str, ConfBound], ...] = ()  # launch-time key (lower case) -> the values allowed
 
     def applies_to(self, user: str, groups: Collection[str]) -> bool:
         return (
@@ -67,6 +80,8 @@ class Grants:
     _write: re.Pattern[str] | None = field(repr=False)
     read_globs: tuple[str, ...] = ()
     write_globs: tuple[str, ...] = ()
+    # launch-time settings: key -> the bounds any of the user's rules allows
+    conf: ConfGrants = field(default_factory=lambda: DEFAULT_CONF)
 
     def can_read(self, ref: TableRef) -> bool:
         return self.admin or any(p is not None and p.fullmatch(str(ref)) for p in (self._read, self._write))
@@ -91,6 +106,7 @@ class Policy:
     groups: dict[str, frozenset[str]]
     rules: tuple[Rule, ...]
     limits: dict[str, int] = field(default_factory=dict)  # group -> max concurrent sessions
+    conf: tuple[tuple[str, ConfBound], ...] = DEFAULT_CONF_ITEMS  # [conf], or the built-in default
 
     def group_limits(self, principal: Principal) -> dict[str, int]:
         """The caps on the groups this principal belongs to."""
@@ -112,6 +128,9 @@ def _compile_grants(policy: Policy, user: str, groups: frozenset[str]) -> Grants
     writes = [g.replace("{user}", user.lower()) for r in rules for g in r.write]
     route_sets = [r.routes for r in rules]
     limits = [r.max_sessions for r in rules if r.max_sessions is not None]
+    conf: dict[str, list[ConfBound]] = {}
+    for key, bound in (*policy.conf, *(c for r in rules for c in r.conf)) if rules else ():
+        conf.setdefault(key, []).append(bound)
     return Grants(
         user=user,
         rules=tuple(r.name for r in rules),
@@ -122,6 +141,7 @@ def _compile_grants(policy: Policy, user: str, groups: frozenset[str]) -> Grants
         _write=_union(writes),
         read_globs=tuple(reads),
         write_globs=tuple(writes),
+        conf=MappingProxyType({k: tuple(v) for k, v in conf.items()}),
     )
 
 
@@ -136,7 +156,7 @@ def _union(globs: Iterable[str]) -> re.Pattern[str] | None:
 
 def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
     raw = read_toml(path, "policy file")
-    unknown = set(raw) - {"groups", "rules", "limits"}
+    unknown = set(raw) - {"groups", "rules", "limits", "conf"}
     if unknown:
         raise ConfigError("unknown key", file=path, key=sorted(unknown)[0])
     groups_raw = raw.get("groups", {})
@@ -152,7 +172,8 @@ def load_policy(path: str, known_routes: Collection[str] = ()) -> Policy:
         raise ConfigError("expected [[rules]] tables", file=path, key="rules")
     routes = ROUTE_KINDS | set(known_routes)
     rules = tuple(_rule(i, r, path, routes) for i, r in enumerate(rules_raw))
-    return Policy(path, groups, rules, _group_limits(raw.get("limits", []), path))
+    conf = _conf(raw["conf"], path, "conf") if "conf" in raw else DEFAULT_CONF_ITEMS
+    return Policy(path, groups, rules, _group_limits(raw.get("limits", []), path), conf)
 
 
 def _group_limits(raw: object, path: str) -> dict[str, int]:
@@ -206,7 +227,29 @@ def _rule(index: int, raw: object, path: str, known_routes: Collection[str]) -> 
     if not isinstance(admin, bool):
         raise ConfigError("expected true or false", file=path, key=f"{key}.admin")
     name = raw.get("name", key)
-    return Rule(str(name), frozenset(principals), read, write, routes, max_sessions, admin)
+    conf = _conf(raw["conf"], path, f"{key}.conf") if "conf" in raw else ()
+    return Rule(str(name), frozenset(principals), read, write, routes, max_sessions, admin, conf)
+
+
+def _conf(raw: object, path: str, key: str) -> tuple[tuple[str, ConfBound], ...]:
+    """`conf = {KEY = SPEC}`: launch-time keys only, each with a spec the gateway can apply."""
+    if not isinstance(raw, dict):
+        raise ConfigError('expected a table of "setting" = "*" | "<=N" | "<=SIZE" | [values]', file=path, key=key)
+    out = []
+    for name, spec in raw.items():
+        where = f"{key}.{name}"
+        setting = ConfKey(name, SETTING, name)
+        if odd_characters(name) or protected_key(name) or legacy_refusal(name):
+            raise ConfigError("not a setting a policy can open: routing, security and statement-reading "
+                              "settings stay with admin rules", file=path, key=where)  # fmt: skip
+        if not launch_key(name.lower()) or refusal(setting, "", False, conf_grants={}) is None:
+            raise ConfigError("not a launch-time setting: users may set it without a conf entry", file=path,
+                              key=where)  # fmt: skip
+        try:
+            out.append((name.lower(), parse_bound(spec)))
+        except ValueError as e:
+            raise ConfigError(str(e), file=path, key=where) from None
+    return tuple(out)
 
 
 def _strings(raw: dict[str, object], name: str, path: str, key: str) -> list[str]:
