@@ -125,3 +125,82 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "missing.toml" in bad.stderr
     usage = subprocess.run([*run], capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+CONF_POLICY = """
+[[rules]]
+principals = ["user:alice", "user:bob"]
+read = ["sales.*"]
+[[rules]]
+principals = ["user:bob"]
+conf = {"spark.executor.memory" = "<=32g", "kyuubi.engine.share.level" = ["CONNECTION", "USER"]}
+[[rules]]
+principals = ["user:carol"]
+admin = true
+"""
+
+
+def test_launch_time_settings_need_the_policys_conf(tmp_path: Path) -> None:
+    authz = PolicyAuthorizer(load_policy(write(tmp_path, CONF_POLICY)))
+    alice, bob, carol = Principal("alice"), Principal("bob"), Principal("carol")
+
+    def why(who: Principal, sql: str) -> str:
+        decision = authz.check_statement(who, sql, SessionState())
+        return "ALLOW" if decision.allowed else decision.reason
+
+    assert why(alice, "SET spark.executor.memory=8g") == "ALLOW"  # the built-in default: <=8g
+    assert why(alice, "SET spark.executor.memory=64g") == (
+        "permission denied: alice may not SET spark.executor.memory=64g: the policy allows spark.executor.memory "
+        "at most 8g")
+    assert why(bob, "SET spark.executor.memory = `32g`") == "ALLOW"  # his rule's bound adds to the default
+    assert "shapes the engine" in why(alice, "SET kyuubi.engine.share.level=USER")
+    assert why(bob, "SET kyuubi.engine.share.level=USER") == "ALLOW"
+    assert "one of connection, user" in why(bob, "SET kyuubi.engine.share.level=SERVER")
+    assert why(carol, "SET spark.executor.memory=64g") == "ALLOW"
+    assert authz.check_conf(bob, {"set:hiveconf:spark.executor.memory": "33g"}, "session conf") is not None
+    assert authz.check_conf(bob, {"set:hiveconf:spark.executor.memory": "32g"}, "session conf") is None
+
+
+def test_a_top_level_conf_table_replaces_the_default(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, '[conf]\n"spark.executor.cores" = "<=2"\n' + CONF_POLICY))
+    authz = PolicyAuthorizer(policy)
+    alice = Principal("alice")
+    assert not authz.check_statement(alice, "SET spark.executor.memory=1g", SessionState()).allowed
+    assert authz.check_statement(alice, "SET spark.executor.cores=2", SessionState()).allowed
+    assert "at most 2" in authz.check_statement(alice, "SET spark.executor.cores=3", SessionState()).reason
+
+
+@pytest.mark.parametrize(
+    ("conf", "key", "message"),
+    [('{"spark.executor.memory" = "lots"}', "rules[0].conf.spark.executor.memory", "expected"),
+     ('{"spark.executor.memory" = "<=8x"}', "rules[0].conf.spark.executor.memory", "size like 8g"),
+     ('{"spark.kubernetes.container.image" = "*"}', "rules[0].conf.spark.kubernetes.container.image",
+      "not a setting a policy can open"),
+     ('{"spark.sql.legacy.notReserveProperties" = "*"}', "rules[0].conf.spark.sql.legacy.notReserveProperties",
+      "not a setting a policy can open"),
+     ('{"spark.sql.shuffle.partitions" = "<=8"}', "rules[0].conf.spark.sql.shuffle.partitions",
+      "not a launch-time setting"),
+     ('{"spark.executor.memory" = []}', "rules[0].conf.spark.executor.memory", "non-empty list"),
+     ('"spark.executor.memory"', "rules[0].conf", "expected a table")],
+)  # fmt: skip
+def test_a_bad_conf_entry_is_a_clear_error_naming_the_key(tmp_path: Path, conf: str, key: str, message: str) -> None:
+    path = write(tmp_path, f'[[rules]]\nprincipals = ["*"]\nconf = {conf}\n')
+    with pytest.raises(ConfigError) as err:
+        load_policy(path)
+    assert err.value.key == key and message in err.value.message, err.value.message
+
+
+def test_policy_check_shows_why_a_launch_time_setting_is_denied(tmp_path: Path) -> None:
+    policy = write(tmp_path, CONF_POLICY)
+    config = write(tmp_path, f'[policy]\nfile = "{Path(policy).name}"\n', "adhoc.toml")
+    run = subprocess.run([sys.executable, "-m", "adhoc", "policy", "check", "--config", config, "--user", "alice",
+                          "--sql", "SET spark.executor.memory=64g; SET spark.sql.legacy.notReserveProperties=true; "
+                          "SET spark.executor.memory=2g"], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stdout.splitlines() == [
+        "DENY: permission denied: alice may not SET spark.executor.memory=64g: the policy allows "
+        "spark.executor.memory at most 8g",
+        "DENY: permission denied: alice may not SET spark.sql.legacy.notReserveProperties: it changes how "
+        "statements are read (what a name resolves to, what a statement reads or writes)",
+        "ALLOW",
+    ]
