@@ -30,10 +30,10 @@ SPARK_NAMESPACES = frozenset({
     "acls", "admin", "api", "app", "appstatestore", "archives", "authenticate", "barrier", "blacklist", "block",
     "blockmanager", "broadcast", "buffer", "checkpoint", "cleaner", "connect", "cores", "dead", "decommission",
     "default", "deploy", "diskstore", "driver", "dynamicallocation", "eventlog", "excludeonfailure", "executor",
-    "extralisteners", "file", "files", "graphx", "hadoop", "hadooprdd", "history", "io", "jars", "kerberos", "kryo",
-    "kryoserializer", "kubernetes", "local", "locality", "log", "logconf", "master", "memory", "mesos", "metrics",
-    "ml", "modify", "network", "plugins", "port", "pyspark", "python", "r", "rdd", "redaction", "reducer",
-    "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr", "speculation",
+    "extralisteners", "file", "files", "graphx", "hadoop", "hadooprdd", "history", "io", "jars", "jvmstacktrace",
+    "kerberos", "kryo", "kryoserializer", "kubernetes", "local", "locality", "log", "logconf", "master", "memory",
+    "mesos", "metrics", "ml", "modify", "network", "plugins", "port", "pyspark", "python", "r", "rdd", "redaction",
+    "reducer", "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr", "speculation",
     "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test", "testing", "ui",
     "unsafe", "user", "worker", "yarn",
 })  # fmt: skip
@@ -53,7 +53,7 @@ STATIC_SQL_KEYS = frozenset(k.lower() for k in (
     "spark.sql.subquery.maxThreadThreshold", "spark.sql.ui.retainedExecutions", "spark.sql.warehouse.dir",
     "spark.sql.hive.thriftServer.async", "spark.sql.hive.metastore.jars", "spark.sql.hive.metastore.jars.path",
     "spark.sql.hive.metastore.version", "spark.sql.hive.metastore.sharedPrefixes",
-    "spark.sql.hive.metastore.barrierPrefixes",
+    "spark.sql.hive.metastore.barrierPrefixes", "spark.sql.hive.version",
 ))  # fmt: skip
 # Legacy settings that change how a statement is read: which name or CTE a reference resolves to,
 # what the parser accepts or drops, what CREATE TABLE makes and where it writes, which class a
@@ -223,4 +223,3 @@ def unclassified(keys: list[str]) -> list[str]:
     """The legacy keys among `keys` neither list places (the oracle test asks about the installed Spark)."""
     known = LEGACY_REFUSED | LEGACY_ALLOWED | STATIC_SQL_KEYS
     return sorted(k for k in keys if k.lower().startswith("spark.sql.legacy.") and k.lower() not in known)
-
