@@ -33,8 +33,8 @@ SPARK_NAMESPACES = frozenset({
     "extralisteners", "file", "files", "graphx", "hadoop", "hadooprdd", "history", "io", "jars", "jvmstacktrace",
     "kerberos", "kryo", "kryoserializer", "kubernetes", "local", "locality", "log", "logconf", "master", "memory",
     "mesos", "metrics", "ml", "modify", "network", "plugins", "port", "pyspark", "python", "r", "rdd", "redaction",
-    "reducer", "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr", "speculation",
-    "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test", "testing", "ui",
+    "reducer", "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr",
+    "speculation", "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test", "testing", "ui",
     "unsafe", "user", "worker", "yarn",
 })  # fmt: skip
 # spark.sql.* settings fixed when the SparkSession starts (StaticSQLConf, HiveUtils' metastore ones)
