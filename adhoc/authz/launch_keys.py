@@ -34,8 +34,8 @@ SPARK_NAMESPACES = frozenset({
     "kerberos", "kryo", "kryoserializer", "kubernetes", "local", "locality", "log", "logconf", "master", "memory",
     "mesos", "metrics", "ml", "modify", "network", "plugins", "port", "pyspark", "python", "r", "rdd", "redaction",
     "reducer", "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr",
-    "speculation", "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test", "testing", "ui",
-    "unsafe", "user", "worker", "yarn",
+    "speculation", "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test",
+    "testing", "ui", "unsafe", "user", "worker", "yarn",
 })  # fmt: skip
 # spark.sql.* settings fixed when the SparkSession starts (StaticSQLConf, HiveUtils' metastore ones)
 STATIC_SQL_KEYS = frozenset(k.lower() for k in (
