@@ -151,7 +151,8 @@ def test_launch_time_settings_need_the_policys_conf(tmp_path: Path) -> None:
     assert why(alice, "SET spark.executor.memory=8g") == "ALLOW"  # the built-in default: <=8g
     assert why(alice, "SET spark.executor.memory=64g") == (
         "permission denied: alice may not SET spark.executor.memory=64g: the policy allows spark.executor.memory "
-        "at most 8g")
+        "at most 8g"
+    )
     assert why(bob, "SET spark.executor.memory = `32g`") == "ALLOW"  # his rule's bound adds to the default
     assert "shapes the engine" in why(alice, "SET kyuubi.engine.share.level=USER")
     assert why(bob, "SET kyuubi.engine.share.level=USER") == "ALLOW"
