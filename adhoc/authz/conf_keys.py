@@ -200,6 +200,8 @@ def statement_refusal(keys: list[str], text: str, user: str, admin: bool, conf_g
     read and the key Spark's parser reads from `text` (should they differ, each is checked), the
     value as Spark's parser reads it (unknown for a key it does not agree on)."""
     parsed = set_statement(text)
+    if parsed is not None and parsed[1] is None:
+        parsed = None  # `SET key` shows a setting; it changes nothing
     settings = [(written, parsed[1] if parsed and set_key(parsed[0]).name == set_key(written).name else None)
                 for written in keys]  # fmt: skip
     for written, value in [*settings, *([parsed] if parsed else [])]:
