@@ -222,10 +222,11 @@ def set_statement(text: str) -> tuple[str, str | None] | None:
     """(key, value) of `SET key = value` as Spark's parser reads it (value None for `SET key`), or
     None when this is not such a SET. Spark Java-trims what follows SET, so `SET\\x01k=v` sets k;
     a backquoted key or value is taken verbatim (`` for a backquote)."""
-    m = _SET.match(strip_leading_comments(text))
+    body = strip_leading_comments(text)
+    m = _SET.match(body)
     if m is None:
         return None
-    rest = strip_leading_comments(text)[m.end() :]
+    rest = body[m.end() :]
     quoted = _BACKQUOTED.match(rest.lstrip(" \t\r\n"))
     if quoted:
         key = quoted.group(1).replace("``", "`")
