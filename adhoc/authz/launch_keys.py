@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 # The first part after `spark.` of every Spark core (not SQL) setting: all read at SparkContext
 # start or by the launcher. A key outside spark. that Kyuubi launches as spark.K counts when its
-# first part is one of these (a user's variable `region` becomes spark.region, which nothing reads).
+# first part is one of these (a user's variable `region.x` becomes spark.region.x: nothing reads it).
 SPARK_NAMESPACES = frozenset({
     "acls", "admin", "api", "app", "appstatestore", "archives", "authenticate", "barrier", "blacklist", "block",
     "blockmanager", "broadcast", "buffer", "checkpoint", "cleaner", "connect", "cores", "dead", "decommission",
@@ -36,6 +36,12 @@ SPARK_NAMESPACES = frozenset({
     "reducer", "resources", "rpc", "scheduler", "security", "serializer", "shuffle", "shutdown", "sparkr",
     "speculation", "ssl", "stage", "standalone", "storage", "streaming", "submit", "task", "taskmetrics", "test",
     "testing", "ui", "unsafe", "user", "worker", "yarn",
+})  # fmt: skip
+# Spark core settings with no dot after spark. (spark.master): a dotless key K that Kyuubi would
+# launch as spark.K counts only when it is one of these (`port`, `user`, `region`: user variables).
+SPARK_TOP_KEYS = frozenset({
+    "archives", "authenticate", "driver", "executor", "extralisteners", "files", "jars", "logconf", "master", "memory",
+    "plugins", "python", "serializer", "speculation", "task", "testing", "worker",
 })  # fmt: skip
 # spark.sql.* settings fixed when the SparkSession starts (StaticSQLConf, HiveUtils' metastore ones)
 STATIC_SQL_KEYS = frozenset(k.lower() for k in (
@@ -201,10 +207,12 @@ def launch_key(name: str, bare: bool = False) -> bool:
         return True
     if not name.startswith("spark."):
         return False
-    namespace = name[len("spark.") :].split(".", 1)[0]
+    namespace, dot, _ = name[len("spark.") :].partition(".")
     if namespace == "sql":
         return name in STATIC_SQL_KEYS or name.startswith("spark.sql.hive.thriftserver.")
-    return namespace in SPARK_NAMESPACES or not bare
+    if not bare:
+        return True
+    return namespace in SPARK_NAMESPACES if dot else namespace in SPARK_TOP_KEYS
 
 
 def legacy_refusal(name: str) -> str:

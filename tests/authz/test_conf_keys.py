@@ -182,6 +182,8 @@ def test_set_statements_are_read_as_sparks_parser_reads_them(text: str, parsed: 
      ("spark.pyspark.python", "/bin/sh", "shapes"), ("spark.dynamicAllocation.maxExecutors", "500", "shapes"),
      ("plugins", "x.Y", "spark.plugins shapes"), ("spark.sql.warehouse.dir", "/tmp", "shapes"),
      ("spark.sql.shuffle.partitions", "8", None), ("region", "eu", None), ("hive.exec.dynamic.partition", "1", None),
+     ("port", "8080", None), ("region.code", "eu", None), ("master", "local", "routing and security settings"),
+     ("jars", "/x.jar", "routing and security"), ("files", "/etc/passwd", "spark.files shapes the engine"),
      ("spark.sql.legacy.notReserveProperties", "true", "changes how statements are read"),
      ("spark.sql.legacy.ctePrecedencePolicy", "LEGACY", "changes how statements are read"),
      ("spark.sql.legacy.sizeOfNull", "false", None),

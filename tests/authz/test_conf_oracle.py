@@ -29,7 +29,7 @@ from adhoc.authz.conf_keys import (
     set_key,
     statement_refusal,
 )
-from adhoc.authz.launch_keys import DEFAULT_CONF, SPARK_NAMESPACES, launch_key, unclassified
+from adhoc.authz.launch_keys import DEFAULT_CONF, SPARK_NAMESPACES, SPARK_TOP_KEYS, launch_key, unclassified
 from tests.hs2_raw import RawClient
 from tests.sts import RunningSTS, spark_home
 
@@ -158,3 +158,5 @@ def test_every_spark_core_namespace_is_known() -> None:
     namespaces = {k.lower() for k in keys}
     assert len(namespaces) > 30, namespaces
     assert sorted(namespaces - SPARK_NAMESPACES - {"sql"}) == []  # spark.sql.*: runtime unless static
+    dotless = {k.lower() for k in _jar_strings(rb"spark\.([A-Za-z][A-Za-z0-9_]*)(?![A-Za-z0-9_.])", "/config/")}
+    assert "master" in dotless and sorted(dotless - SPARK_TOP_KEYS) == []
