@@ -125,9 +125,10 @@ LEGACY_ALLOWED = frozenset(k.lower() for k in (
     "spark.sql.legacy.v1IdentifierNoCatalog", "spark.sql.legacy.viewSchemaBindingMode",
     "spark.sql.legacy.viewSchemaCompensation",
 ))  # fmt: skip
-_SIZE = re.compile(r"(?i)\s*(\d+)\s*([kmgtp]?)(?:i?b)?\s*")
+# ASCII only, as Java reads them: Python's \d and \s would take Arabic-Indic digits and em spaces
+_SIZE = re.compile(r"(?ai) *([0-9]+) *([kmgtp]?)(?:i?b)? *")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_WHOLE = re.compile(r"\s*(\d+)\s*")
+_WHOLE = re.compile(r"(?a) *([0-9]+) *")
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,8 @@ def test_set_statements_are_read_as_sparks_parser_reads_them(text: str, parsed: 
     [("spark.executor.memory", "4g", None), ("spark.executor.memory", "8192m", None),
      ("spark.executor.memory", "64g", "the policy allows spark.executor.memory at most 8g"),
      ("spark.executor.memory", "9000", "at most 8g"),  # no unit: MiB, as Spark reads it
+     ("spark.executor.instances", "1\u0661", "at most 10"),  # an Arabic-Indic digit is no digit to Java
+     ("spark.executor.memory", "\u20038g", "at most 8g"),
      ("spark.executor.instances", "10", None), ("spark.executor.instances", "11", "at most 10"),
      ("executor.instances", "50", "at most 10"),  # Kyuubi launches it as spark.executor.instances
      ("kyuubi.engine.share.level", "SERVER", "kyuubi.engine.share.level shapes the engine launched"),
