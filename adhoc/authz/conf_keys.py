@@ -187,6 +187,12 @@ def conf_refusal(
     for written, value in conf.items():
         key = session_conf_key(written)
         why = refusal(key, user, admin, value=value, conf_grants=conf_grants)
+        if why is None and "${" in value and not admin:
+            # Hive substitutes ${env:X}, ${system:x}, ${hiveconf:x}, ${hivevar:x} in set: values
+            # (verified on the STS: `SET k` then shows the engine's environment), as Spark does in
+            # statement texts: refused like variable substitution in statements.
+            why = (f"permission denied: the value of {key.name} holds ${{...}}, which the engine substitutes "
+                   "(${env:X} reads its environment): variable substitution is not allowed for non-admins")  # fmt: skip
         if why is None and key.form == USE and not admin:
             why = _use_refusal(key, value)
         if why is not None:

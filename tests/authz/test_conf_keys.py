@@ -207,3 +207,12 @@ def test_kyuubi_strips_system_and_metaconf_so_the_proxy_user_is_refused_there_to
     for key in ("set:system:kyuubi.session.proxy.user", "set:metaconf:hive.server2.proxy.user"):
         why = conf_refusal({key: "bob"}, "carol", True, "session conf")
         assert why is not None and "is set by the gateway" in why
+
+
+def test_substitution_in_a_session_conf_value_is_refused_to_non_admins() -> None:
+    """Hive substitutes ${env:X} in set: values: `SET k` would show the engine's environment."""
+    for key in ("set:hiveconf:probe.x", "set:hivevar:region", "probe.x", "use:database"):
+        why = conf_refusal({key: "${env:AWS_SECRET_ACCESS_KEY}"}, "alice", False, "session conf")
+        assert why is not None and "variable substitution" in why, why
+        assert conf_refusal({key: "${env:HOME}"}, "carol", True, "session conf") is None
+    assert conf_refusal({"set:hivevar:price": "$5"}, "alice", False, "session conf") is None

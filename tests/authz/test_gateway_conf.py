@@ -150,3 +150,15 @@ def test_beeline_shows_the_refusals(gw: GatewayThread, tmp_path: Path) -> None:
     assert "(state=42000,code=50003)" in text and "| 42      |" in out.stdout
     out = beeline(gw, "-n", "alice", "-e", "SELECT 1;", url_suffix=";#kyuubi.engine.share.level=SERVER")
     assert "alice may not SET kyuubi.engine.share.level" in out.stdout + out.stderr
+
+
+def test_a_session_conf_value_cannot_read_the_engines_environment(gw: GatewayThread) -> None:
+    """Without the check, `SET probe.home` shows the STS's $HOME (any env var: cloud keys)."""
+    message = open_refused(gw, "alice", {"set:hiveconf:probe.home": "${env:HOME}"})
+    assert "variable substitution" in message, message
+    with hive.connect(
+        gw.host, port=gw.port, username="carol", configuration={"set:hiveconf:probe.home": "${env:HOME}"}
+    ) as conn:
+        cur = conn.cursor()
+        cur.execute("SET probe.home")
+        assert cur.fetchall()[0][1].startswith("/")  # what the engine does with it: admins only
