@@ -88,6 +88,8 @@ def test_many_failures_from_one_address_never_lock_out_the_right_password(sts: R
     )
     gw = GatewayThread(config)
     try:
+        with hive.connect(gw.host, port=gw.port, username="alice", password="wonderland", auth="CUSTOM") as conn:
+            conn.cursor().execute("SELECT current_user()")  # the engine's first statements are slow: not timed
         for i in range(12):
             with pytest.raises(TTransportException):
                 hive.connect(gw.host, port=gw.port, username="alice" if i % 3 else "mallory", password=f"guess{i}",
