@@ -52,9 +52,11 @@ async def run(seconds: float) -> None:
     users = Path(tempfile.mkdtemp()) / "users.toml"
     passwd_main(str(users), "bob", stdin=io.StringIO("builder\n"), stderr=io.StringIO())
     engine = Engine("fake", "local", "sts", "127.0.0.1", 1)
-    config = Config(server=ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0),
-                    auth=AuthConfig(method="file", users=str(users)),
-                    engines=(EngineConfig(name="fake", kind="local", protocol="sts", address="127.0.0.1:1"),))  # fmt: skip
+    config = Config(
+        server=ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0),
+        auth=AuthConfig(method="file", users=str(users)),
+        engines=(EngineConfig(name="fake", kind="local", protocol="sts", address="127.0.0.1:1"),),
+    )
     ctx = GatewayContext(config, CapacityRouter([engine], {engine.name: ScriptedProbe()}),
                          connect_engine=FakeEngine().connector, authenticator=build_authenticator(config))  # fmt: skip
     server = ThriftServer(ctx)
