@@ -100,6 +100,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load_config(args.config)
+    if config.server.log_format != "text":
+        setup_logging(args.log_level, config.server.log_format)
     overrides = {
         k: v
         for k, v in (

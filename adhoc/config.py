@@ -47,6 +47,7 @@ class ServerConfig:
     drain_timeout_s: float = 30.0  # SIGTERM: how long running statements get to finish
     ended_session_retention_s: float = 86400.0  # how long /ui/<id>/ of an ended session still redirects
     ended_session_max: int = 100_000  # at most this many ended sessions remembered (oldest forgotten first)
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for log pipelines
 
     def base_url(self, http_port: int | None = None) -> str:
         """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""

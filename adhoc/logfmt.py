@@ -1,4 +1,6 @@
-"""Structured logs: one logfmt line per event (`time=... level=... logger=... msg="..." key=value`).
+"""Structured logs: one line per event, logfmt (`time=... level=... logger=... msg="..." key=value`)
+or, with `[server] log_format = "json"`, one JSON object (`{"time": ..., "level": ..., "logger": ...,
+"msg": ..., "session": ...}`) for log pipelines (Loki, Elasticsearch, Cloud Logging) that index fields.
 
 Loggers pass fields with `extra={...}`; anything that could hold a password or result data is
 simply never passed.
@@ -6,6 +8,7 @@ simply never passed.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -31,9 +34,24 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def setup_logging(level: str = "INFO") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; fields given with `extra=` (session, user, client, ...) become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        event: dict[str, object] = {"time": stamp, "level": record.levelname.lower(), "logger": record.name,
+                                    "msg": record.getMessage()}  # fmt: skip
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in event:
+                event[key] = value if isinstance(value, int | float | bool | type(None)) else str(value)
+        if record.exc_info:
+            event["exc"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LogfmtFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else LogfmtFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
