@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -162,7 +163,7 @@ def _html(body: dict[str, Any]) -> str:
 
 
 class SessionCostMetrics(MetricsCollector):
-    """`adhoc_session_cost_estimate{session_id,user,engine}` for the sessions the registry knows."""
+    """Per-session and per-collector figures read at scrape time: cost, age, pods, the log backlog."""
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
@@ -176,18 +177,44 @@ class SessionCostMetrics(MetricsCollector):
             "Engine cost so far of a K8s session: an estimate from its pods' CPU/memory requests x [pricing]",
             labels=["session_id", "user", "engine"],
         )
+        age = GaugeMetricFamily(
+            "adhoc_session_age_seconds", "How long each open session has been open (the longest sessions)",
+            labels=["session_id", "user", "engine"],
+        )
+        now = time.time()
         for record in self.ctx.sessions:
+            labels = [record.session_id, record.user, record.engine]
             cost = record.cost
             if cost is not None:
-                gauge.add_metric([record.session_id, record.user, record.engine], cost)
+                gauge.add_metric(labels, cost)
+            if record.open:
+                age.add_metric(labels, max(0.0, now - record.started_at))
         yield gauge
+        yield age
         stored = GaugeMetricFamily(
             "adhoc_engine_logs_stored", "Pod logs stored (and pods deleted) since start", labels=["engine"]
+        )
+        failed = GaugeMetricFamily(
+            "adhoc_engine_logs_store_failures", "Attempts to store a pod log that failed (retried) since start",
+            labels=["engine"],
+        )
+        pending = GaugeMetricFamily(
+            "adhoc_engine_logs_pending", "Ended pods whose log is not stored yet (the backlog)", labels=["engine"]
+        )
+        pods = GaugeMetricFamily(
+            "adhoc_spark_pods", "Spark pods of adhoc sessions the log collector sees, by phase and role",
+            labels=["engine", "namespace", "phase", "role"],
         )
         if self.ctx.logs is not None:
             for name, collector in self.ctx.logs.collectors.items():
                 stored.add_metric([name], collector.stored_count)
-        yield stored
+                failed.add_metric([name], collector.failed_count)
+                pending.add_metric([name], collector.pending_count)
+                counts = Counter((p.namespace, p.phase, p.labels.get("spark-role", ""))
+                                 for p in collector.pods.values())
+                for (namespace, phase, role), n in sorted(counts.items()):
+                    pods.add_metric([name, namespace, phase, role], n)
+        yield from (stored, failed, pending, pods)
 
 
 def register_cost_metrics(ctx: GatewayContext) -> None:

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from adhoc.errors import LogCollectionError, PodApiError
@@ -72,6 +72,7 @@ class Collector:
         self.pods: dict[str, PodInfo] = {}  # uid → the latest view of each labelled pod
         self.ready = asyncio.Event()  # set once the first full list has been seen
         self.stored_count = 0
+        self.failed_count = 0  # attempts to store a log that failed and are retried (store or API down)
         self._slots = asyncio.Semaphore(parallel)
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, None] = {}  # uids stored and deleted (bounded, insertion-ordered)
@@ -138,23 +139,28 @@ class Collector:
     # -- one pod --
 
     async def _archive(self, pod: PodInfo) -> None:
+        async def once() -> None:
+            if await self._archive_once(pod):
+                self._mark_done(pod.uid)
+
+        await self._retrying(once, f"the engine log of pod {pod.name}")
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run `attempt` in a slot until it succeeds, backing off after each failure (store or API down)."""
         failures = 0
         while True:
             try:
                 async with self._slots:
-                    finished = await self._archive_once(pod)
-                if finished:
-                    self._mark_done(pod.uid)
+                    await attempt()
                 return
-            except LogCollectionError as e:
+            except Exception as e:
                 delay = self.backoff.delay(failures)
                 failures += 1
-                log.warning("engine log of pod %s not stored yet (%s); retrying in %.1f s", pod.name, e.message, delay)
-                await self.clock.sleep(delay)
-            except Exception:
-                delay = self.backoff.delay(failures)
-                failures += 1
-                log.exception("storing the engine log of pod %s failed; retrying in %.1f s", pod.name, delay)
+                self.failed_count += 1
+                if isinstance(e, LogCollectionError):
+                    log.warning("%s not stored yet (%s); retrying in %.1f s", what, e.message, delay)
+                else:
+                    log.exception("storing %s failed; retrying in %.1f s", what, delay)
                 await self.clock.sleep(delay)
 
     async def _archive_once(self, pod: PodInfo) -> bool:
@@ -212,18 +218,11 @@ class Collector:
         await self.store.put(entry.path, entry.key)
 
     async def _store_orphan(self, entry: SpoolEntry) -> None:
-        failures = 0
-        while True:
-            try:
-                async with self._slots:
-                    await self._store(entry)
-                self.spool.remove(entry.uid)
-                return
-            except LogCollectionError as e:
-                delay = self.backoff.delay(failures)
-                failures += 1
-                log.warning("spooled log of %s not stored yet (%s); retrying in %.1f s", entry.pod, e.message, delay)
-                await self.clock.sleep(delay)
+        async def once() -> None:
+            await self._store(entry)
+            self.spool.remove(entry.uid)
+
+        await self._retrying(once, f"the spooled log of {entry.pod}")
 
     def _mark_done(self, uid: str) -> None:
         self._done[uid] = None
@@ -231,6 +230,11 @@ class Collector:
             del self._done[next(iter(self._done))]
 
     # -- what the HTTP side and DESC SESSION ask --
+
+    @property
+    def pending_count(self) -> int:
+        """Ended pods whose log is not stored yet: the backlog."""
+        return len(self._jobs)
 
     def session_pods(self, session_id: str) -> list[PodInfo]:
         return sorted((p for p in self.pods.values() if p.session_id == session_id), key=lambda p: p.created_at)
