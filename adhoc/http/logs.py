@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector as MetricsCollector
 
 from adhoc.errors import LogCollectionError
@@ -171,7 +171,7 @@ class SessionCostMetrics(MetricsCollector):
     def describe(self) -> list[Any]:
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
             "adhoc_session_cost_estimate",
             "Engine cost so far of a K8s session: an estimate from its pods' CPU/memory requests x [pricing]",
@@ -194,7 +194,7 @@ class SessionCostMetrics(MetricsCollector):
         stored = GaugeMetricFamily(
             "adhoc_engine_logs_stored", "Pod logs stored (and pods deleted) since start", labels=["engine"]
         )
-        failed = GaugeMetricFamily(
+        failed = CounterMetricFamily(
             "adhoc_engine_logs_store_failures", "Attempts to store a pod log that failed (retried) since start",
             labels=["engine"],
         )
