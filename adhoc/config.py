@@ -160,6 +160,15 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class HaConfig:
+    zookeeper: str = ""  # "zk1:2181,zk2:2181" (optionally with a /chroot); "" = one replica, no ZooKeeper
+    namespace: str = "adhoc"  # znode under which replicas register, as Hive JDBC's zooKeeperNamespace
+    advertised_host: str = ""  # the address clients and other replicas use (a pod's IP); "" = server.host
+    session_timeout_s: float = 10.0  # a replica that vanishes is forgotten (its sessions freed) after this
+    connect_timeout_s: float = 15.0  # at start: how long to wait for ZooKeeper before giving up (exit 2)
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     file: str = ""  # "" = audit lines go to the log only
 
@@ -174,6 +183,7 @@ class Config:
     pricing: PricingConfig = field(default_factory=PricingConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    ha: HaConfig = field(default_factory=HaConfig)
     source: str = ""  # the file this came from, for messages; "" = built-in defaults
 
     def resolve(self, path: str) -> str:
@@ -214,6 +224,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     _check_policy(sections["policy"], source)
     _check_routing(sections["routing"], source)
     _check_logs(sections["logs"], sections["pricing"], source)
+    _check_ha(sections["ha"], sections["server"], source)
     return Config(engines=engines, source=source, **sections)
 
 
@@ -231,6 +242,25 @@ def _check_policy(policy: PolicyConfig, source: str) -> None:
                               key=f"policy.{name}")  # fmt: skip
 
 
+def _check_ha(ha: HaConfig, server: ServerConfig, source: str) -> None:
+    if not ha.zookeeper:
+        return
+    hosts = ha.zookeeper.split("/", 1)[0]
+    for hostport in hosts.split(","):
+        host, _, port = hostport.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"expected host:port[,host:port...][/chroot], got {ha.zookeeper!r}", file=source,
+                              key="ha.zookeeper")  # fmt: skip
+    if not ha.namespace or "/" in ha.namespace or ha.namespace.strip() != ha.namespace:
+        raise ConfigError(f"expected a znode name without '/', got {ha.namespace!r}", file=source, key="ha.namespace")
+    if not (ha.advertised_host or server.host) or (ha.advertised_host or server.host) in ("0.0.0.0", "::"):
+        raise ConfigError("clients cannot reach a replica at a wildcard address: set the pod's or host's address",
+                          file=source, key="ha.advertised_host")  # fmt: skip
+    for key in ("session_timeout_s", "connect_timeout_s"):
+        if getattr(ha, key) <= 0:
+            raise ConfigError("expected a number of seconds > 0", file=source, key=f"ha.{key}")
+
+
 _SECTIONS: dict[str, type] = {
     "server": ServerConfig,
     "auth": AuthConfig,
@@ -239,6 +269,7 @@ _SECTIONS: dict[str, type] = {
     "pricing": PricingConfig,
     "policy": PolicyConfig,
     "audit": AuditConfig,
+    "ha": HaConfig,
 }
 
 

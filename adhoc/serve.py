@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from adhoc.auth.build import build_authenticator
 from adhoc.authz import AllowAll
@@ -43,6 +44,9 @@ from adhoc.http.logs import register_cost_metrics
 from adhoc.lifecycle import Lifecycle, Part, Service
 from adhoc.logs.service import LogCollection
 from adhoc.routing import build_router
+
+if TYPE_CHECKING:
+    from adhoc.ha.zookeeper import ZooKeeperFleet
 
 log = logging.getLogger("adhoc")
 
@@ -79,6 +83,7 @@ class Gateway:
         self.logs = LogCollection(config, data_dir)  # one collector per k8s engine; none without
         self._thrift: ThriftServer | None = None
         self._http: HttpServer | None = None
+        self._zookeeper: ZooKeeperFleet | None = None
         self.parts: list[Service] = [
             Part("listen ports", self._check_ports),
             *([DataDirLock(data_dir)] if self.embedded else []),
@@ -88,6 +93,9 @@ class Gateway:
             Part("analysis pool", stop=lambda: self.ctx.analysis_pool.close()),
             Part("thrift server", self._start_thrift, self._stop_thrift),
             Part("http server", self._start_http, self._stop_http),
+            # last to start, first to stop: clients are sent here only while it serves, and SIGTERM
+            # takes it out of ZooKeeper discovery before the drain
+            *([Part("zookeeper registration", self._register, self._deregister)] if config.ha.zookeeper else []),
         ]
         self.lifecycle = Lifecycle(self.parts)
 
@@ -144,6 +152,13 @@ class Gateway:
                 ) from None
         elif log.isEnabledFor(logging.DEBUG):
             ctx.audit = log_audit
+        if config.ha.zookeeper:
+            from adhoc.ha.zookeeper import ZooKeeperFleet  # kazoo only where [ha] asks for it
+
+            self._zookeeper = ZooKeeperFleet(config, metrics.registry)
+            await self._zookeeper.start()
+            ctx.fleet = self._zookeeper
+            ctx.sessions.subscribe(self._zookeeper)
         if self.logs.enabled:
             ctx.logs = self.logs
             ctx.sessions.subscribe(self.logs)
@@ -151,6 +166,8 @@ class Gateway:
         self._ctx = ctx
 
     async def _close_context(self) -> None:
+        if self._zookeeper is not None:
+            await self._zookeeper.stop()
         await self.ctx.router.close()
         if isinstance(self.ctx.audit, AuditLog):
             self.ctx.audit.close()
@@ -170,6 +187,14 @@ class Gateway:
     async def _stop_http(self) -> None:
         if self._http is not None:
             await self._http.stop()
+
+    async def _register(self) -> None:
+        assert self._zookeeper is not None
+        await self._zookeeper.register(self.thrift_address[1])
+
+    async def _deregister(self) -> None:
+        if self._zookeeper is not None:
+            await self._zookeeper.deregister()
 
 
 async def start_gateway(

@@ -20,6 +20,7 @@ from adhoc.gateway.engine_link import EngineConnector
 from adhoc.gateway.engine_ui import AppIdCache, SessionUiResolver
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.sessions import SessionRegistry
+from adhoc.ha import Fleet, LocalFleet
 from adhoc.logs.service import LogCollection
 from adhoc.routing import Router
 
@@ -55,6 +56,8 @@ class GatewayContext:
     logs: LogCollection | None = None
     # How the call layer reaches engines: TCP + SASL in production, the fake engine in fast tests.
     connect_engine: EngineConnector = BackendConnection.connect
+    # What the replicas agree on (per-user session counts): this process alone without [ha]
+    fleet: Fleet = field(init=False)
 
     def __post_init__(self) -> None:
         self.public_url = self.public_url or self.config.server.base_url()
@@ -62,6 +65,7 @@ class GatewayContext:
         self.ended_sessions = EndedSessions(server.ended_session_retention_s, server.ended_session_max)
         self.sessions.subscribe(self.ended_sessions)
         self.ui_resolver = SessionUiResolver(self.config.effective_engines())
+        self.fleet = LocalFleet(self.sessions.open_count)
 
     def ui_link(self, session_id: str) -> str:
         return f"{self.public_url.rstrip('/')}/ui/{session_id}/"

@@ -34,22 +34,40 @@ class SessionCalls(CallBase):
         principal = self.principal or await self.login(req.username or "", req.password or "")
         requested, conf = split_route_request(conf)
         started = time.monotonic()
-        decision = self.ctx.authorizer.check_session(principal, self.ctx.sessions.open_count(principal.name), requested)
-        if not decision.allowed:
-            raise PermissionDenied(decision.reason)
-        check_session_conf(self.ctx.authorizer, principal, conf)
         authorizer = self.ctx.authorizer
-        route = await self.ctx.router.route(
-            principal, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
-        )
+        refusals: list[str] = []
+
+        def within_limits(open_sessions: int) -> bool:  # the user's open sessions, fleet-wide
+            decision = authorizer.check_session(principal, open_sessions, requested)
+            refusals.extend([] if decision.allowed else [decision.reason])
+            return decision.allowed
+
+        admission = await self.ctx.fleet.admit(principal.name, within_limits)
+        if not admission.allowed:
+            raise PermissionDenied(refusals[0])
+        try:  # the admission holds a place in the user's count until the session ends
+            check_session_conf(authorizer, principal, conf)
+            route = await self.ctx.router.route(
+                principal, requested, lambda e: authorizer.allows_engine(principal, e.name, e.kind)
+            )
+        except BaseException:
+            self.ctx.fleet.abandon(admission)
+            raise
         try:  # the route holds a place (group caps) until its session ends, or now if it never opens
-            return await self._open_routed(request, req, principal, conf, route, started)
+            reply, session_id = await self._open_routed(request, req, principal, conf, route, started)
         except BaseException:
             route.release()
+            self.ctx.fleet.abandon(admission)
             raise
+        if session_id:
+            self.ctx.fleet.attach(admission, session_id, {"user": principal.name, "http": self.ctx.public_url})
+        else:
+            self.ctx.fleet.abandon(admission)
+        return reply
 
     async def _open_routed(self, request: Request, req: hs2.OpenSessionReq, principal: Principal,
-                           conf: dict[str, str], route: Route, started: float) -> Outgoing:  # fmt: skip
+                           conf: dict[str, str], route: Route, started: float) -> tuple[Outgoing, str]:  # fmt: skip
+        """The engine's reply, and the new session's id ("" when the engine refused it)."""
         routed_at = time.time()  # when the router let this session go (queued ones: in FIFO order)
         backend, route = await self._backend_for(route)
         engine = route.engine
@@ -65,7 +83,7 @@ class SessionCalls(CallBase):
         resp = hs2.OpenSessionResp(hs2.response_of(body))
         if not resp.ok:
             route.release()
-            return reply
+            return reply, ""
         ref = resp.session_handle
         if ref is None:
             raise EngineError(f"engine {engine.name} opened a session without a handle")
@@ -91,7 +109,7 @@ class SessionCalls(CallBase):
         self.ctx.metrics.sessions_open.inc()
         self.ctx.metrics.open_session_seconds.observe(time.monotonic() - started)
         log.info("session opened", extra={"session": record.session_id, "user": record.user, "engine": engine.name})
-        return reply
+        return reply, session_id
 
     async def _backend_for(self, route: Route) -> tuple[EngineConnection, Route]:
         """A connection to the routed engine; one that refuses us sends the session to the next."""

@@ -1,7 +1,8 @@
 """Probes for the process supervisor (kubelet, systemd, a load balancer).
 
 GET /livez    200 while the process serves HTTP at all
-GET /readyz   200 when at least one engine is reachable, else 503; engines are probed in parallel
+GET /readyz   200 when at least one engine is reachable (and, with [ha], ZooKeeper is), else 503;
+              engines are probed in parallel
               and the answer comes within READY_BUDGET_S (a kubelet gives up after 1 s by default)
 """
 
@@ -40,7 +41,10 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
                 reasons[engine.name] = f"probe failed: {task.exception()}"
             else:
                 reasons[engine.name] = f"no answer within {READY_BUDGET_S:g} s"
-        body = {"ready": ready, "engines": reasons}
+        fleet = ctx.fleet.status()
+        if fleet.get("mode") == "zookeeper" and not fleet.get("connected"):
+            ready = False  # it would refuse every new session: let the load balancer send them elsewhere
+        body = {"ready": ready, "engines": reasons, "fleet": fleet}
         return web.json_response(body, status=200 if ready else 503)
 
     app.router.add_get("/livez", livez)

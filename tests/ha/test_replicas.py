@@ -1,0 +1,157 @@
+"""Three replicas on one real ZooKeeper in front of one real Spark Thrift Server: Hive JDBC finds them
+through ZooKeeper, a user's max_sessions holds across the fleet, a stopping replica leaves discovery
+first, and a ZooKeeper outage refuses only new sessions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from pyhive import hive
+
+from adhoc.config import HaConfig, PolicyConfig
+
+from tests.gateway_harness import GatewayThread, gateway_config
+from tests.ha.zookeeper import ZooKeeperServer
+from tests.requires import require_java
+from tests.sts import RunningSTS, spark_home
+
+POLICY = """
+[[rules]]
+principals = ["*"]
+read = ["*.*"]
+max_sessions = 2
+"""
+
+
+def replica_config(sts: RunningSTS, zk: ZooKeeperServer, policy: Path) -> object:
+    config = gateway_config(sts.address)
+    return dataclasses.replace(config, ha=HaConfig(zookeeper=zk.hosts, session_timeout_s=2.0),
+                               policy=PolicyConfig(file=str(policy)))  # fmt: skip
+
+
+@pytest.fixture
+def fleet(sts: RunningSTS, zookeeper: ZooKeeperServer, tmp_path: Path) -> Iterator[list[GatewayThread]]:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    replicas = [GatewayThread(replica_config(sts, zookeeper, policy)) for _ in range(3)]  # type: ignore[arg-type]
+    yield replicas
+    for replica in replicas:
+        replica.stop()
+
+
+def zk_client(zk: ZooKeeperServer) -> KazooClient:
+    client = KazooClient(hosts=zk.hosts)
+    client.start(10)
+    return client
+
+
+def registered(zk: ZooKeeperServer) -> dict[str, str]:
+    client = zk_client(zk)
+    try:
+        return {name: client.get(f"/adhoc/{name}")[0].decode() for name in client.get_children("/adhoc")}
+    finally:
+        client.stop()
+        client.close()
+
+
+def until(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_each_replica_registers_as_hiveserver2_does_and_beeline_finds_them(
+    fleet: list[GatewayThread], zookeeper: ZooKeeperServer
+) -> None:
+    znodes = registered(zookeeper)
+    assert len(znodes) == 3
+    for replica in fleet:
+        (name,) = [n for n in znodes if n.startswith(f"serverUri=127.0.0.1:{replica.port};version=")]
+        assert name.split("sequence=")[1].isdigit() and len(name.split("sequence=")[1]) == 10
+        data = dict(kv.split("=", 1) for kv in znodes[name].split(";"))
+        assert data["hive.server2.thrift.bind.host"] == "127.0.0.1"
+        assert data["hive.server2.thrift.port"] == str(replica.port)
+        assert data["hive.server2.transport.mode"] == "binary"
+    require_java()
+    home = spark_home()
+    url = f"jdbc:hive2://{zookeeper.hosts}/;serviceDiscoveryMode=zooKeeper;zooKeeperNamespace=adhoc"
+    out = subprocess.run([f"{home}/bin/beeline", "-u", url, "-n", "alice", "-e", "SELECT 40 + 2 AS answer"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, SPARK_HOME=home),
+                         stdin=subprocess.DEVNULL)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| 42      |" in out.stdout
+
+
+def test_max_sessions_holds_across_replicas_and_frees_on_close(fleet: list[GatewayThread]) -> None:
+    first = hive.connect(fleet[0].host, port=fleet[0].port, username="alice")
+    second = hive.connect(fleet[1].host, port=fleet[1].port, username="alice")
+    with pytest.raises(Exception, match=r"max_sessions = 2"):
+        hive.connect(fleet[2].host, port=fleet[2].port, username="alice")
+    bob = hive.connect(fleet[2].host, port=fleet[2].port, username="bob")  # others are not affected
+    bob.close()
+    first.close()
+    # the place goes when the session closes (asynchronously, a ZooKeeper round trip)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            third = hive.connect(fleet[2].host, port=fleet[2].port, username="alice")
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the closed session's place was not freed"
+            time.sleep(0.2)
+    cur = third.cursor()
+    cur.execute("SELECT 1")
+    assert cur.fetchall() == [(1,)]
+    third.close()
+    second.close()
+
+
+def test_a_stopping_replica_leaves_discovery_before_it_drains(
+    fleet: list[GatewayThread], zookeeper: ZooKeeperServer
+) -> None:
+    leaving = fleet.pop()
+    name = next(n for n in registered(zookeeper) if f":{leaving.port};" in n)
+    stopping = leaving.call(leaving.gateway.lifecycle.parts[-1].stop())  # what SIGTERM runs first
+    assert stopping is None and name not in registered(zookeeper)
+    conn = hive.connect(leaving.host, port=leaving.port, username="carol")  # still serving while it drains
+    conn.close()
+    leaving.stop()
+    assert len(registered(zookeeper)) == 2
+
+
+def test_zookeeper_down_refuses_new_sessions_only_and_everything_returns(
+    sts: RunningSTS, zookeeper: ZooKeeperServer, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    replica = GatewayThread(replica_config(sts, zookeeper, policy))  # type: ignore[arg-type]
+    try:
+        conn = hive.connect(replica.host, port=replica.port, username="alice")
+        zookeeper.stop()
+        until(lambda: not replica.ctx.fleet.connected, 10, "the replica to notice")
+        with pytest.raises(Exception, match="ZooKeeper"):
+            hive.connect(replica.host, port=replica.port, username="dave")
+        cur = conn.cursor()  # the open session keeps working
+        cur.execute("SELECT 2")
+        assert cur.fetchall() == [(2,)]
+        time.sleep(3)  # past the 2 s session timeout: ZooKeeper forgets the replica's znodes
+        zookeeper.start()
+        until(lambda: len(registered(zookeeper)) == 1, 20, "the replica to register again")
+        client = zk_client(zookeeper)  # alice's open session has its place again
+        try:
+            until(lambda: client.get_children("/adhoc-fleet/sessions"), 10, "the session's place")
+        finally:
+            client.stop()
+            client.close()
+        hive.connect(replica.host, port=replica.port, username="dave").close()
+        conn.close()
+    finally:
+        replica.stop()
