@@ -49,6 +49,8 @@ class StatementCalls(CallBase):
             if op := self.register_operation(session, "ExecuteStatement", reply, record=session.record):
                 op.running = True
             return reply
+        if decision.change is not None:
+            decision.change.forget(session.state)  # whatever the engine's outcome: see StateChange
         req.run_async = True
         reply = await self.forward(session.backend, hs2.call("ExecuteStatement", req.struct, request.header.seqid))
         op = self.register_operation(session, "ExecuteStatement", reply, record=session.record)
