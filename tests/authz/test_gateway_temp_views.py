@@ -9,6 +9,7 @@ Databases have unique names (the STS is shared): alice may read and write `mine`
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import pytest
 from pyhive import exc, hive
+from TCLIService.ttypes import TOperationState
 
 from adhoc.config import PolicyConfig
 from tests.gateway.test_beeline import beeline
 from tests.gateway_harness import GatewayThread, gateway_config
 from tests.sts import RunningSTS
+
+RUNNING = (TOperationState.INITIALIZED_STATE, TOperationState.PENDING_STATE, TOperationState.RUNNING_STATE)
 
 
 @dataclass(frozen=True)
@@ -160,3 +164,30 @@ def test_the_shadow_holes_in_beeline(setup: Setup) -> None:
     text = out.stdout + out.stderr
     assert f"alice may not read {setup.hr}.salaries" in text, text
     assert "100" not in text.split("may not read")[-1]
+
+
+def test_a_statement_still_in_flight_is_checked_in_the_state_a_later_one_leads_to(setup: Setup) -> None:
+    """Spark resolves an async statement's names when its background thread gets to them, maybe
+    after a quick DROP VIEW and USE that follow it: while it may not be resolved yet, a USE under
+    which it would read hr.salaries is refused (a cancel does not stop Spark's parse either)."""
+    with setup.connect() as conn:
+        cur, other = conn.cursor(), conn.cursor()
+        cur.execute(f"USE {setup.mine}")
+        cur.execute("CREATE TEMPORARY VIEW salaries AS SELECT 1 AS id")
+        cur.execute("SELECT count(*) FROM salaries CROSS JOIN range(100000000000)", async_=True)  # runs for minutes
+        other.execute("DROP VIEW salaries")  # the query would then read mine.salaries: alice may
+        reason = refusal(other, f"USE {setup.hr}")
+        assert f"alice may not read {setup.hr}.salaries" in reason and "has not finished" in reason, reason
+        cur.cancel()
+        assert "has not finished" in refusal(other, f"USE {setup.hr}")  # cancelled: it may still be parsing
+    with setup.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"USE {setup.mine}")
+        cur.execute("CREATE TEMPORARY VIEW salaries AS SELECT 1 AS id")
+        cur.execute("SELECT count(*) FROM salaries", async_=True)
+        while cur.poll().operationState in RUNNING:  # the engine says it finished: resolved
+            time.sleep(0.05)
+        assert cur.fetchall() == [(1,)]
+        cur.execute("DROP VIEW salaries")
+        cur.execute(f"USE {setup.hr}")
+        assert f"alice may not read {setup.hr}.salaries" in refusal(cur, "SELECT * FROM salaries")
