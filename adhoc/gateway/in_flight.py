@@ -2,25 +2,26 @@
 
 The Spark Thrift Server parses and resolves an async statement in its background thread, when it
 gets there: a `SELECT * FROM salaries` checked while `salaries` was the user's temp view, sent
-async, then `DROP VIEW salaries; USE hr` (waited for, 7 ms): if the SELECT is resolved only after
-those, it reads hr.salaries (seen on Spark 4.0 with a freshly started engine: a 24,000-token WHERE
-took 4 s to parse). A cancel does not stop a parse, and a command (INSERT ... SELECT) runs as soon
-as it is resolved. So a statement that moves name resolution is allowed only if every statement
-of the session that may not be resolved yet would be allowed in the state it leads to as well.
+async, then `DROP VIEW salaries; USE hr` (7 ms later): if the SELECT is resolved only after those,
+it reads hr.salaries. Seen on Spark 4.0 against a freshly started STS, with a 24,000-token WHERE:
+the query returned hr's row. A cancel does not stop a parse, and a command (INSERT ... SELECT) runs
+as soon as it is resolved. So a statement that moves name resolution is allowed only if every
+statement of the session that may not be resolved yet would be allowed in the state it leads to.
 
 Resolved means: the engine reported it finished or failed, or it has been running (or was
 cancelled or closed) for RESOLVE_GRACE_S. A statement waiting for one of the engine's threads
-(PENDING) is not resolved however long it waits. The grace bounds what the gateway lets through
-already (at most 50,000 tokens, 100 levels deep): Spark 4.0 parses and resolves those in under a
-second once warm, 4 s cold.
+(PENDING) is not resolved however long it waits. The grace is far above what parsing takes for
+what the gateway lets through at all (50,000 tokens, 100 levels deep): that 24,000-token query ran
+whole in 0.15-0.4 s on a warm engine, 4.2 s on a cold one; 60-deep nestings parsed in under 0.6 s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from adhoc.auth import Principal
-from adhoc.authz import Authorizer, Decision, SessionState, StateChange
+from adhoc.authz import Authorizer, Decision, SessionState
 from adhoc.authz.pool import AnalysisPool
 from adhoc.gateway.call_base import ClientSession
 from adhoc.gateway.operations import Operation
@@ -58,15 +59,15 @@ async def settle(session: ClientSession) -> None:
     session.in_flight = [op for op in session.in_flight if not resolved(op, now)]
 
 
-async def check_in_flight(
-    authorizer: Authorizer, pool: AnalysisPool, principal: Principal, session: ClientSession, change: StateChange
-) -> Decision | None:
-    """A refusal when a statement still in flight would be refused in the state `change` leads to."""
-    if not session.in_flight or authorizer.is_admin(principal):
-        return None
+async def check_in_flight(authorizer: Authorizer, pool: AnalysisPool, principal: Principal, session: ClientSession,
+                          decision: Decision) -> Decision:  # fmt: skip
+    """`decision` (an allowed statement that moves name resolution), or a refusal when a statement
+    still in flight would be refused in the state it leads to."""
+    if decision.change is None or not session.in_flight or authorizer.is_admin(principal):
+        return decision
     await settle(session)
     after = SessionState(session.state.current_db, set(session.state.temp_views))
-    change.apply(after)
+    decision.change.apply(after)
     for op in session.in_flight:
         analysed = None
         if authorizer.slow_to_analyse(op.statement):
@@ -74,11 +75,11 @@ async def check_in_flight(
         later = authorizer.check_statement(principal, op.statement, after, analysed)
         if not later.allowed:
             why = later.reason.removeprefix(_DENIED)
-            return Decision(False, f"{_DENIED}a statement of this session the engine has not finished (or that was "
-                                   f"cancelled) may still resolve its names after this one, and would then be "
-                                   f"refused: {why}; run this once it has finished, or in a new session",
-                            statement_class=later.statement_class)  # fmt: skip
-    return None
+            reason = (f"{_DENIED}a statement of this session the engine has not finished (or that was cancelled) "
+                      f"may still resolve its names after this one, and would then be refused: {why}; run this "
+                      "once it has finished, or in a new session")  # fmt: skip
+            return dataclasses.replace(decision, allowed=False, reason=reason, rule="", change=None)
+    return decision
 
 
 def track(session: ClientSession, op: Operation, statement: str) -> None:

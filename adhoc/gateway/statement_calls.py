@@ -41,9 +41,8 @@ class StatementCalls(CallBase):
         decision = authorizer.check_statement(principal, statement, state, analysed)
         if decision.allowed:  # a per-statement conf overlay is a SET in disguise
             decision = authorizer.check_conf(principal, req.conf_overlay, "confOverlay") or decision
-        if decision.allowed and decision.change is not None:
-            pool = self.ctx.analysis_pool
-            decision = await check_in_flight(authorizer, pool, principal, session, decision.change) or decision
+        if decision.allowed:  # a statement still in flight may be resolved after this one
+            decision = await check_in_flight(authorizer, self.ctx.analysis_pool, principal, session, decision)
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement")
         # A statement that moves name resolution (USE, temporary views) is waited for here even when
