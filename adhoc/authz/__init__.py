@@ -31,17 +31,25 @@ class SessionState:
 class StateChange:
     """How an allowed statement moves the session's name resolution (USE, temporary views). The
     caller applies it once the engine has run the statement: had the engine refused a `USE hr2`,
-    the gateway would resolve names in hr2 while the engine resolves them in default."""
+    the gateway would resolve names in hr2 while the engine resolves them in default.
+
+    The gateway's temp views must never hold a name the engine has not: such a name would escape
+    the policy (`DROP TABLE salaries; USE hr; SELECT * FROM salaries`). So views a statement drops
+    or renames away are forgotten before the engine runs it (`forget`: a view the gateway forgot
+    too early only makes its name checked as a table), those it creates are added once it succeeded."""
 
     use_db: str | None = None
-    views_created: frozenset[str] = frozenset()
-    views_dropped: frozenset[str] = frozenset()
+    views_created: frozenset[str] = frozenset()  # what exists after the statements, of what they created
+    views_dropped: frozenset[str] = frozenset()  # every view any of the statements drops or renames away
+
+    def forget(self, state: SessionState) -> None:
+        state.temp_views -= self.views_dropped
 
     def apply(self, state: SessionState) -> None:
         if self.use_db:
             state.current_db = self.use_db
-        state.temp_views |= self.views_created
         state.temp_views -= self.views_dropped
+        state.temp_views |= self.views_created
 
 
 @dataclass(frozen=True)

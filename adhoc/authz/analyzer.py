@@ -109,8 +109,8 @@ def analyze(
         infos.append(info)
         if info.use_db:
             current_db = info.use_db
-        views |= info.temp_views_created
         views -= info.temp_views_dropped
+        views |= info.temp_views_created
     return infos
 
 

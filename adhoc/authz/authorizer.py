@@ -169,8 +169,8 @@ def _state_change(infos: Sequence[StatementInfo]) -> StateChange | None:
     dropped: set[str] = set()
     for info in infos:
         use_db = info.use_db or use_db
-        created = (created | info.temp_views_created) - info.temp_views_dropped
-        dropped = (dropped | info.temp_views_dropped) - info.temp_views_created
+        created = (created - info.temp_views_dropped) | info.temp_views_created
+        dropped |= info.temp_views_dropped
     if use_db is None and not created and not dropped:
         return None
     return StateChange(use_db, frozenset(created), frozenset(dropped))

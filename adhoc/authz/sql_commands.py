@@ -113,7 +113,11 @@ def analyze_command(
         m = pattern.match(body)
         if m:
             info.kind = " ".join(body.split()[:2]).lower()
-            ref = ref_from_parts(_parts(m), current_db, info)
+            parts = _parts(m)
+            if len(parts) == 1 and parts[0].lower() in temp_views:  # Spark resolves the temp view, then refuses
+                info.fail(f"{info.kind.upper()} on the temporary view {parts[0].lower()}: it is no table")
+                return True
+            ref = ref_from_parts(parts, current_db, info)
             if ref is not None:
                 info.writes.add(ref)
             return True

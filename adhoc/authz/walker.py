@@ -85,11 +85,11 @@ class Walker:
             info.kind = node.key
             targets = node.expressions if isinstance(node, exp.TruncateTable) else [node.this]
             for target in targets:
-                self.write(target)
+                self.write_existing(target)
         elif isinstance(node, exp.Analyze):
             info.kind = "analyze"
             for table in node.args.get("tables") or [node.this]:
-                self.write(table)
+                self.write_existing(table)
         elif isinstance(node, exp.LoadData):
             info.deny_class("LOAD DATA")
         elif isinstance(node, exp.Declare):
@@ -100,7 +100,7 @@ class Walker:
             if kind in ("DATABASE", "SCHEMA", "NAMESPACE"):
                 info.databases_written.add(node.this.name.lower())
             elif kind in ("TABLE", "VIEW"):
-                self.write(node.this)
+                self.write_existing(node.this)
             else:
                 info.fail(f"COMMENT ON {kind} is not understood")
         else:
@@ -116,7 +116,7 @@ class Walker:
             return
         if isinstance(target, exp.Schema):
             target = target.this
-        self.write(target)
+        self.write_existing(target)
 
     def create(self, node: exp.Create) -> None:
         info = self.info
@@ -140,10 +140,8 @@ class Walker:
             info.databases_written.add(target.name.lower())
             return
         temporary = any(isinstance(p, exp.TemporaryProperty) for p in (props.expressions if props else []))
-        if kind == "VIEW" and temporary:
-            if target.args.get("db"):
-                info.fail("a temporary view cannot have a database")
-            info.temp_views_created.add(target.name.lower())
+        if temporary and kind in ("VIEW", "TABLE"):
+            self.create_temp_view(node, target, kind, provider is not None)
             return
         if kind not in ("TABLE", "VIEW"):
             info.fail(f"CREATE {kind} is not understood")
@@ -153,12 +151,38 @@ class Walker:
         if like is not None:
             self.read(like.this)
 
+    def create_temp_view(self, node: exp.Create, target: exp.Expr, kind: str, data_source: bool) -> None:
+        """CREATE [OR REPLACE] [GLOBAL] TEMPORARY VIEW, and CREATE TEMPORARY TABLE ... USING (Spark
+        makes that a temporary view too). The name joins the session's temp views once the engine
+        has created it."""
+        info = self.info
+        props = node.args.get("properties")
+        if props is not None and any(isinstance(p, exp.GlobalProperty) for p in props.expressions):
+            # Spark puts it in global_temp.<name>, never resolved unqualified, readable by every
+            # session of the engine: a publication to whoever shares it, which no grant scopes.
+            info.kind = "create global temporary view"
+            info.deny_class("CREATE GLOBAL TEMPORARY VIEW (every session of the engine can read it)")
+            return
+        info.kind = "create temporary view"
+        if data_source or kind == "TABLE":
+            info.deny_class("a data source temporary view (CREATE TEMPORARY VIEW|TABLE ... USING reads what its "
+                            "options name, not a table the policy covers)")  # fmt: skip
+        name = self.temp_view_name(target, known=False)
+        if name is None:
+            info.fail("a temporary view cannot have a database")
+            return
+        info.temp_views_created.add(name)
+
     def alter(self, node: exp.Alter) -> None:
-        """ALTER VIEW tv AS ... and ALTER TABLE|VIEW tv RENAME TO tv2 change a temporary view when
-        the session has one by that name (Spark looks for it first): no table is written."""
+        """ALTER on an unqualified name the session has a temporary view by acts on that view (Spark
+        looks for it first): ALTER VIEW tv AS ... and RENAME TO change it and write no table; any
+        other action Spark refuses on a view."""
         actions = node.args.get("actions") or []
         view = self.temp_view_name(node.this)
-        if view is not None and actions and all(isinstance(a, exp.AlterRename | exp.Query) for a in actions):
+        if view is not None:
+            if not actions or not all(isinstance(a, exp.AlterRename | exp.Query) for a in actions):
+                self.not_on_temp_view(view)
+                return
             for action in actions:
                 if isinstance(action, exp.AlterRename):
                     new = self.temp_view_name(action.this, known=False)
@@ -182,8 +206,8 @@ class Walker:
                 info.databases_written.add(table.name.lower())
             elif kind == "FUNCTION":
                 info.deny_class("DROP FUNCTION")
-            elif kind == "VIEW" and (view := self.temp_view_name(table)) is not None:
-                info.temp_views_dropped.add(view)
+            elif kind in ("TABLE", "VIEW") and (view := self.temp_view_name(table)) is not None:
+                info.temp_views_dropped.add(view)  # Spark drops the session's temp view first, either way
             elif kind in ("TABLE", "VIEW"):
                 self.write(table)
             else:
@@ -219,6 +243,20 @@ class Walker:
         ref = self.resolve(node)
         if ref is not None:
             self.info.writes.add(ref)
+
+    def write_existing(self, node: exp.Expr | None) -> None:
+        """The target of INSERT, TRUNCATE, ALTER, ...: Spark resolves an unqualified name to the
+        session's temp view first, and then refuses the statement, or (table formats that write
+        through views, Delta's UPDATE/DELETE/MERGE) writes a table the gateway cannot see."""
+        view = self.temp_view_name(node.this if isinstance(node, exp.Schema) else node)
+        if view is not None:
+            self.not_on_temp_view(view)
+        else:
+            self.write(node)
+
+    def not_on_temp_view(self, view: str) -> None:
+        self.info.fail(f"{self.info.kind.upper()} on the temporary view {view}: it is no table "
+                       "(Spark refuses it, or writes through the view to a table not named here)")  # fmt: skip
 
     def read(self, node: exp.Expr | None) -> None:
         ref = self.resolve(node)

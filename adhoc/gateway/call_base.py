@@ -36,6 +36,7 @@ class ClientSession:
     protocol: int
     state: SessionState = field(default_factory=SessionState)
     operations: dict[bytes, Operation] = field(default_factory=dict)
+    in_flight: list[Operation] = field(default_factory=list)  # async statements Spark may not have resolved yet
     engine_asked: bool = False  # Kyuubi: KYUUBI DESC ENGINE was asked (for the session's UI link)
     release: Callable[[], None] = lambda: None  # frees the session's place in routing (group caps)
 

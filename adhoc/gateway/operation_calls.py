@@ -11,6 +11,7 @@ from __future__ import annotations
 from adhoc.errors import EngineError, UnknownHandle
 from adhoc.gateway.call_base import CallBase, Outgoing, response_of
 from adhoc.gateway.engine_details import learn_engine_once
+from adhoc.gateway.in_flight import note_state
 from adhoc.gateway.operations import Operation, answer_synthetic
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
@@ -53,8 +54,10 @@ class OperationCalls(CallBase):
                 return _with_log_lines(reply, lines, session.protocol)
         elif name == "CloseOperation":
             self.forget_operation(session, op)
+            note_state(op, hs2.CLOSED_STATE)
         elif name == "CancelOperation":
             op.running = False
+            note_state(op, hs2.CANCELED_STATE)
         return reply
 
     def _note_status(self, op: Operation, reply: Reply) -> None:
@@ -65,6 +68,7 @@ class OperationCalls(CallBase):
             return
         state = status.operation_state
         op.running = state in hs2.RUNNING_STATES
+        note_state(op, state)
         if state in hs2.TERMINAL_STATES:
             op.final_status = StoredReply(bytes(reply.message))
 

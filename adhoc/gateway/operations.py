@@ -33,6 +33,11 @@ class Operation:
     # The engine's GetOperationStatus reply once it said the operation ended: a terminal state
     # never changes, so later status calls are answered from these bytes (client's seqid patched).
     final_status: StoredReply | None = None
+    # An async statement's text, kept until the engine says it finished or failed: till then Spark
+    # may still resolve its names, in whatever state later statements leave the session.
+    statement: str = ""
+    settled: bool = False  # the engine said it finished or failed: it has resolved its names
+    started_at: float | None = None  # when it was first seen running (or cancelled, or closed)
 
     @property
     def handle(self) -> hs2.Handle:

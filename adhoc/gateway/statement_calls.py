@@ -15,6 +15,7 @@ from adhoc.authz import Decision
 from adhoc.gateway.call_base import CallBase, ClientSession, Outgoing
 from adhoc.gateway.commands import GatewayCommand, parse_gateway_command
 from adhoc.gateway.engine_details import learn_engine_once
+from adhoc.gateway.in_flight import check_in_flight, track
 from adhoc.gateway.operations import Operation, SyntheticResult
 from adhoc.gateway.sync_execute import wait_for_operation
 from adhoc.protocol import hs2
@@ -40,6 +41,8 @@ class StatementCalls(CallBase):
         decision = authorizer.check_statement(principal, statement, state, analysed)
         if decision.allowed:  # a per-statement conf overlay is a SET in disguise
             decision = authorizer.check_conf(principal, req.conf_overlay, "confOverlay") or decision
+        if decision.allowed:  # a statement still in flight may be resolved after this one
+            decision = await check_in_flight(authorizer, self.ctx.analysis_pool, principal, session, decision)
         self._audit_statement(session, statement, decision)
         self._enforce(decision, "statement")
         # A statement that moves name resolution (USE, temporary views) is waited for here even when
@@ -48,7 +51,10 @@ class StatementCalls(CallBase):
             reply = await self.forward(session.backend, request.raw)
             if op := self.register_operation(session, "ExecuteStatement", reply, record=session.record):
                 op.running = True
+                track(session, op, statement)
             return reply
+        if decision.change is not None:
+            decision.change.forget(session.state)  # whatever the engine's outcome: see StateChange
         req.run_async = True
         reply = await self.forward(session.backend, hs2.call("ExecuteStatement", req.struct, request.header.seqid))
         op = self.register_operation(session, "ExecuteStatement", reply, record=session.record)

@@ -48,6 +48,8 @@ PROTOCOL_V10 = 9
 MAX_PROTOCOL = PROTOCOL_V10  # the newest version whose replies the gateway can synthesise
 
 # TOperationState
+INITIALIZED_STATE = 0
+PENDING_STATE = 7
 FINISHED_STATE = 2
 CANCELED_STATE = 3
 CLOSED_STATE = 4

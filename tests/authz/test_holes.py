@@ -215,6 +215,31 @@ def test_temporary_views_are_the_users_own(authorizer: PolicyAuthorizer) -> None
     assert run(authorizer, "DROP VIEW IF EXISTS tv3", state).allowed and state.temp_views == set()
 
 
+def test_every_statement_spark_drops_a_temp_view_with_is_followed(authorizer: PolicyAuthorizer) -> None:
+    """Issue 15: DROP TABLE drops a temp view too, CACHE TABLE AS creates one, a global temp view is
+    global_temp.<name> (refused for non-admins) and never hides a table."""
+    state = SessionState(current_db="scratch_alice")
+    for create in ("CREATE TEMPORARY VIEW salaries AS SELECT 1 AS x", "CACHE TABLE Salaries AS SELECT 1 AS x",
+                   "CACHE LAZY TABLE salaries AS SELECT 1 AS x"):  # fmt: skip
+        assert run(authorizer, create, state).allowed and state.temp_views == {"salaries"}
+        decision = run(authorizer, "DROP TABLE SALARIES", state)
+        assert decision.allowed and decision.tables_written == () and state.temp_views == set()
+    global_view = "CREATE GLOBAL TEMP VIEW salaries AS SELECT 1"
+    assert "CREATE GLOBAL TEMPORARY VIEW" in run(authorizer, global_view, state).reason
+    assert run(authorizer, global_view, state, CAROL).allowed
+    assert state.temp_views == set()
+    assert "data source temporary view" in run(authorizer, "CREATE TEMPORARY TABLE t (a INT) USING csv", state).reason
+    replace = "DROP TABLE tv; CREATE TEMP VIEW tv AS SELECT 1"  # forgotten first, back once both ran
+    decision = authorizer.check_statement(ALICE, replace, SessionState(temp_views={"tv"}))
+    assert decision.change is not None and decision.change.views_created == decision.change.views_dropped == {"tv"}
+    state = SessionState(temp_views={"tv"})
+    for sql in ("INSERT INTO tv VALUES (1)", "TRUNCATE TABLE tv", "ALTER TABLE tv SET TBLPROPERTIES ('k' = 'v')",
+                "MSCK REPAIR TABLE tv", "DELETE FROM tv WHERE true", "COMMENT ON TABLE tv IS 'x'"):  # fmt: skip
+        reason = run(authorizer, sql, state).reason
+        assert "on the temporary view tv" in reason, (sql, reason)
+    assert state.temp_views == {"tv"}
+
+
 def test_a_statement_nested_900_deep_is_refused_not_crashed(authorizer: PolicyAuthorizer) -> None:
     sql = "SELECT " + "(" * 900 + "1" + ")" * 900
     decision = authorizer.check_statement(ALICE, sql, SessionState())

@@ -46,6 +46,11 @@ TEMPLATES = [
     "TABLE {s}",
     f"SELECT * FROM {TV} JOIN {{s}} USING (id)",  # a temporary view: checked when it was created
     f"SELECT * FROM {SHADOWED}",  # a temporary view hiding the current database's table
+    f"DROP TABLE {SHADOWED}",  # drops the temp view, not the table under it
+    f"DROP VIEW {SHADOWED}",
+    f"ALTER TABLE {SHADOWED} RENAME TO {P}_tv2",
+    f"CACHE TABLE {SHADOWED}",
+    f"SELECT * FROM default.{SHADOWED}",  # qualified: the table, never the temp view
     "INSERT INTO {t} SELECT * FROM {s}",
     "INSERT INTO TABLE {t} VALUES (1, 'x')",
     "INSERT OVERWRITE TABLE {t} SELECT * FROM {s}",
