@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.retry import KazooRetry
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from adhoc.config import Config
@@ -64,7 +65,10 @@ class ZooKeeperFleet:
         self.root = f"/{ha.namespace}"
         self.state_root = f"/{ha.namespace}-fleet"
         self.host = ha.advertised_host or config.server.host
-        self.zk = KazooClient(hosts=ha.zookeeper, timeout=ha.session_timeout_s)
+        # Retry the connection for ever (kazoo's default gives up after a few tries, and with it the
+        # client for good): a ZooKeeper outage must end by itself when ZooKeeper is back.
+        self.zk = KazooClient(hosts=ha.zookeeper, timeout=ha.session_timeout_s,
+                              connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=5.0))  # fmt: skip
         self.connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._registration: tuple[str, str] | None = None  # (name prefix, data) once registered

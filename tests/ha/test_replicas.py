@@ -16,9 +16,10 @@ from kazoo.client import KazooClient
 from pyhive import hive
 
 from adhoc.config import HaConfig, PolicyConfig
-
 from tests.gateway_harness import GatewayThread, gateway_config
 from tests.ha.zookeeper import ZooKeeperServer
+from tests.logs.s3 import free_port
+from tests.logs.served import ServedGateway
 from tests.requires import require_java
 from tests.sts import RunningSTS, spark_home
 
@@ -119,7 +120,7 @@ def test_a_stopping_replica_leaves_discovery_before_it_drains(
 ) -> None:
     leaving = fleet.pop()
     name = next(n for n in registered(zookeeper) if f":{leaving.port};" in n)
-    stopping = leaving.call(leaving.gateway.lifecycle.parts[-1].stop())  # what SIGTERM runs first
+    stopping = leaving.call(leaving.gateway.parts[-1].stop())  # what SIGTERM runs first
     assert stopping is None and name not in registered(zookeeper)
     conn = hive.connect(leaving.host, port=leaving.port, username="carol")  # still serving while it drains
     conn.close()
@@ -144,7 +145,11 @@ def test_zookeeper_down_refuses_new_sessions_only_and_everything_returns(
         assert cur.fetchall() == [(2,)]
         time.sleep(3)  # past the 2 s session timeout: ZooKeeper forgets the replica's znodes
         zookeeper.start()
-        until(lambda: len(registered(zookeeper)) == 1, 20, "the replica to register again")
+        # The restarted server either expires the replica's session (the replica then registers
+        # again and re-creates its sessions' places) or lets it resume (its znodes never left).
+        until(lambda: replica.ctx.fleet.connected, 30, "the replica to reconnect")
+        until(lambda: len(registered(zookeeper)) == 1 and replica.ctx.fleet.status()["znode"], 20,
+              "exactly one live registration")  # fmt: skip
         client = zk_client(zookeeper)  # alice's open session has its place again
         try:
             until(lambda: client.get_children("/adhoc-fleet/sessions"), 10, "the session's place")
@@ -155,3 +160,42 @@ def test_zookeeper_down_refuses_new_sessions_only_and_everything_returns(
         conn.close()
     finally:
         replica.stop()
+
+
+def test_a_killed_replica_leaves_discovery_and_frees_its_sessions_places(
+    fleet: list[GatewayThread], sts: RunningSTS, zookeeper: ZooKeeperServer, tmp_path: Path
+) -> None:
+    """kill -9: no clean-up runs, ZooKeeper forgets the replica when its session expires (2 s here)."""
+    (tmp_path / "policy.toml").write_text(POLICY)
+    config = tmp_path / "adhoc.toml"
+    config.write_text(f"""
+[server]
+host = "127.0.0.1"
+thrift_port = {free_port()}
+http_port = {free_port()}
+data_dir = "{tmp_path / "data"}"
+[ha]
+zookeeper = "{zookeeper.hosts}"
+session_timeout_s = 2.0
+[policy]
+file = "{tmp_path / "policy.toml"}"
+[[engines]]
+name = "sts"
+kind = "local"
+protocol = "sts"
+address = "{sts.address}"
+""")
+    doomed = ServedGateway(config).start()
+    try:
+        host, port = doomed.ready.split("thrift=", 1)[1].split()[0].rsplit(":", 1)
+        assert any(f":{port};" in name for name in registered(zookeeper))
+        held = [hive.connect(host, port=int(port), username="erin"),  # erin's two places: one on each side
+                hive.connect(fleet[0].host, port=fleet[0].port, username="erin")]  # fmt: skip
+        with pytest.raises(Exception, match=r"max_sessions = 2"):
+            hive.connect(fleet[1].host, port=fleet[1].port, username="erin")
+        doomed.kill()
+        until(lambda: not any(f":{port};" in name for name in registered(zookeeper)), 15, "the znode to go")
+        hive.connect(fleet[1].host, port=fleet[1].port, username="erin").close()  # the slot came back
+        held[1].close()
+    finally:
+        doomed.kill()
