@@ -49,6 +49,8 @@ class GatewayContext:
     recent_logins: RecentLogins = field(default_factory=RecentLogins)  # HTTP Basic, see adhoc.auth.recent
     # base of the links users follow: [server] public_url, else the HTTP address once it is bound
     public_url: str = ""
+    # this replica's own HTTP address, as other replicas reach it ([ha] advertised_host)
+    replica_url: str = ""
     ended_sessions: EndedSessions = field(init=False)
     app_ids: AppIdCache = field(default_factory=AppIdCache)
     ui_resolver: SessionUiResolver = field(init=False)

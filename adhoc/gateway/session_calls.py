@@ -59,8 +59,9 @@ class SessionCalls(CallBase):
             route.release()
             self.ctx.fleet.abandon(admission)
             raise
-        if session_id:
-            self.ctx.fleet.attach(admission, session_id, {"user": principal.name, "http": self.ctx.public_url})
+        record = self.ctx.sessions.get(session_id) if session_id else None
+        if record is not None:  # what any replica answers for this session's links and API
+            self.ctx.fleet.attach(admission, session_id, {**record.to_json(), "replica": self.ctx.replica_url})
         else:
             self.ctx.fleet.abandon(admission)
         return reply

@@ -39,8 +39,16 @@ class Fleet(Protocol):
         if it allows. A place not attached to a session must be given back with `abandon`."""
         ...
 
-    def attach(self, admission: Admission, session_id: str, facts: dict[str, str]) -> None:
+    def attach(self, admission: Admission, session_id: str, facts: dict[str, object]) -> None:
         """The admitted session opened: its place now lives as long as the session."""
+        ...
+
+    async def owner_of(self, session_id: str) -> dict[str, object] | None:
+        """What the fleet knows of an open session held by another replica ("replica": its HTTP address)."""
+        ...
+
+    async def sessions_of(self, user: str) -> list[dict[str, object]]:
+        """The user's open sessions across the fleet, as their replicas recorded them."""
         ...
 
     def abandon(self, admission: Admission) -> None:
@@ -73,8 +81,14 @@ class LocalFleet:
     async def admit(self, user: str, check: Callable[[int], bool]) -> Admission:
         return Admission(check(self._open_count(user)))
 
-    def attach(self, admission: Admission, session_id: str, facts: dict[str, str]) -> None:
+    def attach(self, admission: Admission, session_id: str, facts: dict[str, object]) -> None:
         pass
+
+    async def owner_of(self, session_id: str) -> dict[str, object] | None:
+        return None
+
+    async def sessions_of(self, user: str) -> list[dict[str, object]]:
+        return []
 
     def abandon(self, admission: Admission) -> None:
         pass

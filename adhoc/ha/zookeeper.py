@@ -218,11 +218,11 @@ class ZooKeeperFleet:
         except NodeExistsError:
             self.zk.set(f"{self.state_root}/sessions/{session_id}", data)
 
-    def attach(self, admission: Admission, session_id: str, facts: dict[str, str]) -> None:
+    def attach(self, admission: Admission, session_id: str, facts: dict[str, object]) -> None:
         if not admission.token:
             return
         data = json.dumps({"session_id": session_id, **facts}).encode()
-        user = facts.get("user", "")
+        user = str(facts.get("user", ""))
         self._places[session_id] = (user, admission.token, data)
 
         def write() -> None:
@@ -279,14 +279,30 @@ class ZooKeeperFleet:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def owner_of(self, session_id: str) -> dict[str, str] | None:
-        """What the fleet knows of a session held by any replica (for links served anywhere)."""
+    async def owner_of(self, session_id: str) -> dict[str, object] | None:
         try:
             data, _ = await self._call(self.zk.get, f"{self.state_root}/sessions/{session_id}")
         except (NoNodeError, EngineUnavailable):
             return None
-        facts: dict[str, str] = json.loads(data or b"{}")
+        facts: dict[str, object] = json.loads(data or b"{}")
         return facts
+
+    async def sessions_of(self, user: str) -> list[dict[str, object]]:
+        directory = self._user_dir(user)
+        try:
+            children = await self._call(self.zk.get_children, directory)
+        except (NoNodeError, EngineUnavailable):
+            return []
+        out = []
+        for child in children:
+            try:
+                data, _ = await self._call(self.zk.get, f"{directory}/{child}")
+            except (NoNodeError, EngineUnavailable):
+                continue
+            facts = json.loads(data or b"{}")
+            if facts.get("session_id"):  # places still being admitted carry no session yet
+                out.append(facts)
+        return out
 
     async def fleet_sessions(self) -> int:
         children = await self._call(self.zk.get_children, f"{self.state_root}/sessions")

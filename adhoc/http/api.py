@@ -1,7 +1,8 @@
 """The JSON API and the metrics.
 
 GET /metrics                  Prometheus text
-GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift)
+GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift); with [ha], on
+                              every replica (a session held elsewhere: see fleet_forward.py)
 GET /api/v1/engines           probe figures per engine
 """
 
@@ -23,6 +24,9 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
     async def sessions(request: web.Request) -> web.Response:
         principal = await authenticate_request(ctx, request)
         mine = [r.to_json() for r in ctx.sessions if r.user == principal.name]
+        here = {s["session_id"] for s in mine}
+        # with [ha]: the user's open sessions on the other replicas, as those recorded them
+        mine += [facts for facts in await ctx.fleet.sessions_of(principal.name) if facts["session_id"] not in here]
         return web.json_response({"sessions": mine})
 
     async def session(request: web.Request) -> web.Response:

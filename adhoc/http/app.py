@@ -4,6 +4,7 @@
     api.py         GET /metrics, GET /api/v1/sessions[/{id}], GET /api/v1/engines
     basic_auth.py  authenticate_request(ctx, request) -> Principal, for modules that need a user
     logs.py        GET /logs/{session_id}/[{pod}]: K8s engine logs, live or stored
+    fleet_forward.py  with [ha]: a session another replica holds is answered by that replica
 
 A feature adds a module with `add_routes(app, ctx)` and a line in ROUTE_MODULES.
 `HttpServer` is the lifecycle part `adhoc serve` starts and stops.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from adhoc.gateway.context import GatewayContext
-from adhoc.http import api, health, logs, page, ui_proxy
+from adhoc.http import api, fleet_forward, health, logs, page, ui_proxy
 
 AddRoutes = Callable[[web.Application, GatewayContext], None]
 ROUTE_MODULES: tuple[AddRoutes, ...] = (
@@ -28,7 +29,7 @@ CTX = web.AppKey("ctx", GatewayContext)
 
 
 def build_app(ctx: GatewayContext) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[fleet_forward.to_owning_replica(ctx)])
     app[CTX] = ctx
     for add_routes in ROUTE_MODULES:
         add_routes(app, ctx)
@@ -61,6 +62,8 @@ class HttpServer:
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.ctx.public_url = self.ctx.config.server.base_url(self.port)
+        host = self.ctx.config.ha.advertised_host or self.host
+        self.ctx.replica_url = f"http://{host}:{self.port}"
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

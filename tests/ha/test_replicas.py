@@ -4,12 +4,19 @@ first, and a ZooKeeper outage refuses only new sessions."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import http.server
+import json
 import os
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
@@ -31,17 +38,42 @@ max_sessions = 2
 """
 
 
-def replica_config(sts: RunningSTS, zk: ZooKeeperServer, policy: Path) -> object:
+class FakeSparkUi(http.server.BaseHTTPRequestHandler):
+    """Stands in for the engine's Spark UI: the proxy path is what is tested, not Spark's pages."""
+
+    def do_GET(self) -> None:
+        body = f"fake Spark UI at {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def spark_ui() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeSparkUi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def replica_config(sts: RunningSTS, zk: ZooKeeperServer, policy: Path, ui_url: str = "") -> object:
     config = gateway_config(sts.address)
+    engines = tuple(dataclasses.replace(e, ui_url=ui_url) for e in config.engines)
     return dataclasses.replace(config, ha=HaConfig(zookeeper=zk.hosts, session_timeout_s=2.0),
-                               policy=PolicyConfig(file=str(policy)))  # fmt: skip
+                               policy=PolicyConfig(file=str(policy)), engines=engines)  # fmt: skip
 
 
 @pytest.fixture
-def fleet(sts: RunningSTS, zookeeper: ZooKeeperServer, tmp_path: Path) -> Iterator[list[GatewayThread]]:
+def fleet(sts: RunningSTS, zookeeper: ZooKeeperServer, tmp_path: Path, spark_ui: str) -> Iterator[list[GatewayThread]]:
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
-    replicas = [GatewayThread(replica_config(sts, zookeeper, policy)) for _ in range(3)]  # type: ignore[arg-type]
+    replicas = [GatewayThread(replica_config(sts, zookeeper, policy, spark_ui))  # type: ignore[arg-type]
+                for _ in range(3)]  # fmt: skip
     yield replicas
     for replica in replicas:
         replica.stop()
@@ -199,3 +231,39 @@ address = "{sts.address}"
         held[1].close()
     finally:
         doomed.kill()
+
+
+def test_a_sessions_links_and_api_answer_on_any_replica(fleet: list[GatewayThread]) -> None:
+    conn = hive.connect(fleet[0].host, port=fleet[0].port, username="frank")
+    try:
+        (record,) = [r for r in fleet[0].ctx.sessions.open_sessions() if r.user == "frank"]
+        sid = record.session_id
+        other = fleet[2].http_url
+        until(lambda: fleet[2].call(fleet[2].ctx.fleet.owner_of(sid)), 5, "the fleet to know the session")
+
+        def get(path: str, user: str = "frank", base: str = other) -> Any:
+            request = urllib.request.Request(base + path, headers={"Authorization": basic(user)})
+            return urllib.request.urlopen(request, timeout=20)
+
+        def answer(path: str, base: str) -> tuple[int, bytes]:
+            try:
+                response = get(path, base=base)
+                return response.status, response.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+        one = json.load(get(f"/api/v1/sessions/{sid}"))
+        assert one["session_id"] == sid and one["user"] == "frank" and one["engine"] == "sts-test"
+        assert sid in {s["session_id"] for s in json.load(get("/api/v1/sessions"))["sessions"]}
+        for path in (f"/ui/{sid}/static/app.js", f"/logs/{sid}/"):  # answered as the owner answers itself
+            assert answer(path, other) == answer(path, fleet[0].http_url)
+        assert answer(f"/ui/{sid}/static/app.js", fleet[1].http_url) == (200, b"fake Spark UI at /static/app.js")
+        with pytest.raises(urllib.error.HTTPError) as refused:  # still only frank's
+            get(f"/api/v1/sessions/{sid}", "mallory")
+        assert refused.value.code == 404
+    finally:
+        conn.close()
+
+
+def basic(user: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:x".encode()).decode()
