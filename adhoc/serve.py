@@ -159,6 +159,7 @@ class Gateway:
             await self._zookeeper.start()
             ctx.fleet = self._zookeeper
             ctx.sessions.subscribe(self._zookeeper)
+            self.logs.claims = self._zookeeper  # one replica stores each pod's log
         if self.logs.enabled:
             ctx.logs = self.logs
             ctx.sessions.subscribe(self.logs)

@@ -27,11 +27,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.protocol.states import EventType, WatchedEvent
 from kazoo.retry import KazooRetry
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -182,7 +184,7 @@ class ZooKeeperFleet:
         try:
             async with asyncio.timeout(CALL_TIMEOUT_S):
                 return await asyncio.to_thread(fn, *args)
-        except NoNodeError:
+        except (NoNodeError, NodeExistsError):
             raise
         except (TimeoutError, KazooException) as e:
             self.refusals.inc()
@@ -307,6 +309,35 @@ class ZooKeeperFleet:
     async def fleet_sessions(self) -> int:
         children = await self._call(self.zk.get_children, f"{self.state_root}/sessions")
         return len(children)
+
+    # -- pod claims (adhoc.logs.collector.PodClaims): one replica stores each pod's log --------------
+
+    async def claim(self, key: str, on_freed: Callable[[], None]) -> bool:
+        """An ephemeral znode per pod: the replica that made it stores the log. Whoever finds it
+        taken watches it; it goes when the holder finishes, or dies (its ZooKeeper session expires)."""
+        path = f"{self.state_root}/pods/{key}"
+        try:
+            await self._call(partial(self.zk.create, path, b"", ephemeral=True, makepath=True))
+            return True
+        except NodeExistsError:
+            pass
+        except EngineUnavailable:
+            return False  # the watch's next relist brings the pod back once ZooKeeper answers
+
+        def watch(event: WatchedEvent) -> None:
+            if event.type == EventType.DELETED:
+                on_freed()
+
+        try:
+            exists = await self._call(partial(self.zk.exists, path, watch=watch))
+        except EngineUnavailable:
+            return False
+        if exists is None:  # freed between the two calls
+            on_freed()
+        return False
+
+    def release(self, key: str) -> None:
+        self._delete_soon(f"{self.state_root}/pods/{key}")
 
     def status(self) -> dict[str, object]:
         return {"mode": "zookeeper", "zookeeper": self.hosts, "connected": self.connected, "znode": self._znode}

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from adhoc.errors import LogCollectionError, PodApiError
 from adhoc.logs.cost import Pricing, UsageLedger
@@ -42,6 +42,17 @@ def container_header(container: str) -> bytes:
     return f"=== adhoc: container {container} ===\n".encode()
 
 
+class PodClaims(Protocol):
+    """Several replicas watching one namespace: one stores each pod's log (adhoc.ha.zookeeper)."""
+
+    async def claim(self, key: str, on_freed: Callable[[], None]) -> bool:
+        """True: this replica stores the pod's log. False: another does; `on_freed` is called (from
+        any thread) if that replica lets go without finishing (it died), so this one can take over."""
+        ...
+
+    def release(self, key: str) -> None: ...
+
+
 class Collector:
     def __init__(
         self,
@@ -57,6 +68,7 @@ class Collector:
         backoff: Backoff = DEFAULT_BACKOFF,
         relist_interval_s: float = 300.0,
         watch_timeout_s: float = 60.0,
+        claims: PodClaims | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
@@ -69,6 +81,8 @@ class Collector:
         self.backoff = backoff
         self.relist_interval_s = relist_interval_s
         self.watch_timeout_s = watch_timeout_s
+        self.claims = claims
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.pods: dict[str, PodInfo] = {}  # uid → the latest view of each labelled pod
         self.ready = asyncio.Event()  # set once the first full list has been seen
         self.stored_count = 0
@@ -81,6 +95,7 @@ class Collector:
     # -- lifecycle (adhoc.lifecycle.Service) --
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._watch = asyncio.create_task(
             infinite_watch(
                 self.source, self, clock=self.clock,
@@ -139,6 +154,27 @@ class Collector:
     # -- one pod --
 
     async def _archive(self, pod: PodInfo) -> None:
+        if self.claims is not None:
+            if not await self.claims.claim(f"{self.engine}-{pod.uid}", lambda: self._taken_over(pod.uid)):
+                return  # another replica stores it; if it dies first, _taken_over brings it back here
+            try:
+                await self._archive_claimed(pod)
+            finally:
+                self.claims.release(f"{self.engine}-{pod.uid}")
+        else:
+            await self._archive_claimed(pod)
+
+    def _taken_over(self, uid: str) -> None:
+        """The replica storing this pod's log let go: consider the pod again (called from any thread)."""
+        def again() -> None:
+            pod = self.pods.get(uid)
+            if pod is not None:
+                self._consider(pod)
+
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(again)
+
+    async def _archive_claimed(self, pod: PodInfo) -> None:
         async def once() -> None:
             if await self._archive_once(pod):
                 self._mark_done(pod.uid)

@@ -20,7 +20,7 @@ from typing import Any
 
 from adhoc.config import Config, EngineConfig
 from adhoc.errors import ConfigError, LogStoreError
-from adhoc.logs.collector import Collector, container_header
+from adhoc.logs.collector import Collector, PodClaims, container_header
 from adhoc.logs.cost import Pricing
 from adhoc.logs.pods import PodInfo
 from adhoc.logs.source import KubePodSource, PodSource
@@ -47,6 +47,7 @@ class LogCollection:
         self.collectors: dict[str, Collector] = {}
         self.store: LogStore | None = None
         self._source_factory = source_factory
+        self.claims: PodClaims | None = None  # with [ha]: one replica stores each pod's log
 
     @property
     def name(self) -> str:
@@ -76,7 +77,8 @@ class LogCollection:
             except Exception as e:
                 raise ConfigError(f"cannot use it: {e}", file=config.source, key=f"engines[{i}].kubeconfig") from None
             pricing = engine_pricing(config, engine)
-            collector = Collector(engine.name, source, self.store, os.path.join(spool, engine.name), pricing=pricing)
+            collector = Collector(engine.name, source, self.store, os.path.join(spool, engine.name), pricing=pricing,
+                                  claims=self.claims)  # fmt: skip
             await collector.start()
             self.collectors[engine.name] = collector
             log.info("collecting engine logs of %s (namespace %s) into %s", engine.name, source.namespace, url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,8 @@ DRIVER = "spark-kubernetes-driver"
 
 
 @pytest.fixture
-def kube(tmp_path: Path) -> Iterator[tuple[FakeKubeApi, str]]:
-    with FakeKubeApi() as api:
-        assert isinstance(api, FakeKubeApi)
-        api.watches.bookmark_interval_s = 0.2
-        yield api, str(api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS))
+def bookmark_interval_s() -> float:
+    return 0.2
 
 
 def ours(session: str = "s1", **labels: str) -> dict[str, str]:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import collections
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests.fakes.k8s_api import FakeKubeApi, pod_object
 from tests.logs.s3 import S3Server, ThrottledProxy
@@ -17,13 +15,6 @@ from tests.logs.served import ServedGateway, write_config
 
 NS = "spark"
 DRIVER = "spark-kubernetes-driver"
-
-
-@pytest.fixture
-def kube(tmp_path: Path) -> Iterator[tuple[FakeKubeApi, str]]:
-    with FakeKubeApi() as api:
-        assert isinstance(api, FakeKubeApi)
-        yield api, str(api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS))
 
 
 def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
