@@ -77,6 +77,7 @@ class ZooKeeperFleet:
         self._znode = ""  # this replica's discovery znode
         self._places: dict[str, tuple[str, str, bytes]] = {}  # session id -> (user, path, data)
         self._lost = False
+        self._closing = False  # our own stop: the connection's end is expected, not a warning
         self._tasks: set[asyncio.Future[None]] = set()
         self._unfinished_deletes: set[str] = set()  # places to free once ZooKeeper answers again
         self.connected_gauge = Gauge("adhoc_ha_zookeeper_connected", "1 while this replica's ZooKeeper session is up",
@@ -106,6 +107,7 @@ class ZooKeeperFleet:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
+        self._closing = True
         self.zk.stop()  # ephemeral znodes (registration, session places) go with the session
         self.zk.close()
         self._set_connected(False)
@@ -148,7 +150,7 @@ class ZooKeeperFleet:
                 self._keep(asyncio.ensure_future(self._restore()))
             for path in list(self._unfinished_deletes):
                 self._delete_soon(path)
-        else:
+        elif not self._closing:
             if self.connected:
                 log.warning("ZooKeeper connection %s: new sessions are refused until it is back", state.lower(),
                             extra={"zookeeper": self.hosts})  # fmt: skip
