@@ -61,6 +61,17 @@ def ui_port_of(conf: Mapping[str, str]) -> int:
     return int(value) if value.isdigit() else SPARK_UI_PORT
 
 
+def engine_is_shared(engine: EngineConfig) -> bool:
+    """Whether the engine's Spark app runs other sessions' statements too, so its UI would show
+    them: an STS always; a Kyuubi engine unless shared per connection. A K8s route launches a
+    driver for the session alone. A Kyuubi share level named nowhere is Kyuubi's default, USER."""
+    if engine.kind == "k8s":
+        return False
+    if engine.protocol == "kyuubi":
+        return engine.conf.get("kyuubi.engine.share.level", "USER").strip().upper() != "CONNECTION"
+    return True
+
+
 def engine_ui_url(kind: str, protocol: str, *, static_ui_url: str = "", kyuubi_url: str = "",
                   rm_urls: Sequence[str] = (), app_id: str = "", pod_ip: str = "",
                   ui_port: int = SPARK_UI_PORT) -> str:  # fmt: skip
