@@ -30,9 +30,9 @@ _API_APP = r"/api/v1/applications/(?P<app>[^/]+)"
 _LIST = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/?")
 _ITEM = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/(?P<id>\d+)(?:/.*)?")
 _PASS = re.compile(
-    r"/static/.*|/favicon\.ico|/api/v1/version/?|/api/v1/applications/?|" + _API_APP + r"/?|"
-    + _API_APP + r"/(?:all)?executors/?|/executors/?"
-)  # fmt: skip
+    r"/static/.*|/favicon\.ico|/api/v1/version/?|/api/v1/applications(?:/[^/]+(?:/(?:all)?executors)?)?/?"
+    r"|/executors/?"
+)
 _HTML_ITEM = {"/jobs/job/": "jobs", "/stages/stage/": "stages", "/SQL/execution/": "sql"}
 _OWN_WORK_PAGES = frozenset(("/", "/jobs/", "/stages/", "/SQL/"))
 
