@@ -76,8 +76,10 @@ def test_alice_rest_view_holds_her_work_and_not_the_admins(
     secret_sql = next(e for e in all_sql if SECRET in e["description"])
     assert any(OWN in j["description"] for j in all_jobs)  # the admin sees both
     api = f"api/v1/applications/{app}"
-    for path in (f"{api}/jobs/{secret_job['jobId']}", f"{api}/sql/{secret_sql['id']}",
-                 f"{api}/stages/{secret_job['stageIds'][0]}", f"{api}/environment", f"{api}/executors/driver/threads"):  # fmt: skip
+    refused = (f"{api}/jobs/{secret_job['jobId']}", f"{api}/sql/{secret_sql['id']}",
+               f"{api}/stages/{secret_job['stageIds'][0]}", f"{api}/environment",
+               f"{api}/executors/driver/threads")  # fmt: skip
+    for path in refused:
         status, body = get(ui_gateway, sid, path, "alice")
         assert status == 403 and SECRET not in body, path
         assert get(ui_gateway, sid, path, "carol")[0] == 200, path
