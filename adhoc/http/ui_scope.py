@@ -11,7 +11,7 @@ an allow-list instead (`scope_of`):
 - REST lists of jobs, stages and SQL executions, filtered to those; single ones only when owned;
 - the per-id HTML pages of owned jobs, stages and SQL executions; the list pages (`/`, Jobs, Stages,
   SQL) become a page listing the session's own work;
-- executors (no statement text), static files, the app list and the version;
+- executors and other processes (no statement text), static files, the app list and the version;
 - nothing else: Environment, Storage, the JDBC/ODBC tab, thread dumps, logs and any page not
   named here are refused (403).
 """
@@ -30,8 +30,8 @@ _API_APP = r"/api/v1/applications/(?P<app>[^/]+)"
 _LIST = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/?")
 _ITEM = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/(?P<id>\d+)(?:/.*)?")
 _PASS = re.compile(
-    r"/static/.*|/favicon\.ico|/api/v1/version/?|/api/v1/applications(?:/[^/]+(?:/(?:all)?executors)?)?/?"
-    r"|/executors/?"
+    r"/static/.*|/favicon\.ico|/api/v1/version/?|/executors/?"
+    r"|/api/v1/applications(?:/[^/]+(?:/(?:all)?executors|/allmiscellaneousprocess)?)?/?"
 )
 _HTML_ITEM = {"/jobs/job/": "jobs", "/stages/stage/": "stages", "/SQL/execution/": "sql"}
 _OWN_WORK_PAGES = frozenset(("/", "/jobs/", "/stages/", "/SQL/"))
