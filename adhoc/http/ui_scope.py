@@ -26,12 +26,13 @@ from urllib.parse import parse_qs
 
 ItemKind = Literal["jobs", "stages", "sql"]
 
-_API_APP = r"/api/v1/applications/(?P<app>[^/]+)"
+_APP_ID = r"[A-Za-z0-9_.-]+"  # local-…, application_…_…, spark-…: never an encoded character Jetty might decode
+_API_APP = rf"/api/v1/applications/(?P<app>{_APP_ID})"
 _LIST = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/?")
 _ITEM = re.compile(_API_APP + r"/(?P<kind>jobs|stages|sql)/(?P<id>\d+)(?:/.*)?")
 _PASS = re.compile(
     r"/static/.*|/favicon\.ico|/api/v1/version/?|/executors/?"
-    r"|/api/v1/applications(?:/[^/]+(?:/(?:all)?executors|/allmiscellaneousprocess)?)?/?"
+    rf"|/api/v1/applications(?:/{_APP_ID}(?:/(?:all)?executors|/allmiscellaneousprocess)?)?/?"
 )
 _HTML_ITEM = {"/jobs/job/": "jobs", "/stages/stage/": "stages", "/SQL/execution/": "sql"}
 _OWN_WORK_PAGES = frozenset(("/", "/jobs/", "/stages/", "/SQL/"))

@@ -60,6 +60,7 @@ def test_allowed(tail: str, query: str, scope: object) -> None:
         ("/api/v1/applications/app-1/executors/1/threads", ""), ("/api/v1/applications/app-1/logs", ""),
         ("/jobs/job/", ""), ("/jobs/job/", "id=1&id=2"), ("/%6Aobs/", ""),
         ("/api/v1/applications/app-1/%6Aobs", ""), ("/anything/else", ""),
+        ("/api/v1/applications/app-1%2Fenvironment", ""), ("/api/v1/applications/app-1/1/jobs", ""),
     ],
 )  # fmt: skip
 def test_refused(tail: str, query: str) -> None:
