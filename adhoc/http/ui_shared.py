@@ -11,7 +11,7 @@ import asyncio
 import json
 from html import escape
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import aiohttp
 from aiohttp import web
@@ -21,6 +21,9 @@ from adhoc.http.ui_rewrite import Upstream
 from adhoc.http.ui_scope import FilterList, Owned, OwnedItem, OwnWorkPage, Refuse, Scope, filter_items, owned_work
 
 UPSTREAM_JSON_TIMEOUT_S = 10.0
+# Spark's /sql answers 20 executions unless told how many (offset, length): the session's own may be
+# anywhere among the engine's (1000 kept by default), so all are read and the page is cut after.
+ALL_SQL = f"details=false&offset=0&length={2**31 - 1}"
 
 
 class UpstreamUnavailable(Exception):
@@ -40,9 +43,11 @@ class SharedView:
         if isinstance(scope, Refuse):
             return refused_page(scope.what, self.prefix)
         if isinstance(scope, FilterList):
+            page, query = sql_page(query) if scope.kind == "sql" else (None, query)
             items = await self._json(tail, query)
             owned = await self._owned(scope.app)
-            return web.json_response(filter_items(scope.kind, items, owned), dumps=_dumps)
+            kept = filter_items(scope.kind, items, owned)
+            return web.json_response(kept[page] if page else kept, dumps=_dumps)
         if isinstance(scope, OwnedItem):
             owned = await self._owned(scope.app or await self._app_id())
             if owned.has(scope.kind, scope.item_id):
@@ -55,7 +60,7 @@ class SharedView:
     async def _own_work_page(self) -> web.Response:
         app = await self._app_id()
         jobs = await self._json(f"/api/v1/applications/{quote(app)}/jobs")
-        sql = await self._json(f"/api/v1/applications/{quote(app)}/sql", "details=false")
+        sql = await self._json(f"/api/v1/applications/{quote(app)}/sql", ALL_SQL)
         owned = owned_work(_objects(jobs), _objects(sql), self.statement_ids)
         job_rows = "".join(
             f'<tr><td><a href="{self.prefix}/jobs/job/?id={j["jobId"]}">{j["jobId"]}</a></td>'
@@ -84,7 +89,7 @@ class SharedView:
 
     async def _owned(self, app: str) -> Owned:
         jobs = await self._json(f"/api/v1/applications/{quote(app)}/jobs")
-        sql = await self._json(f"/api/v1/applications/{quote(app)}/sql", "details=false")
+        sql = await self._json(f"/api/v1/applications/{quote(app)}/sql", ALL_SQL)
         return owned_work(_objects(jobs), _objects(sql), self.statement_ids)
 
     async def _app_id(self) -> str:
@@ -104,6 +109,17 @@ class SharedView:
                     return json.loads(await reply.read())
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
             raise UpstreamUnavailable(f"{tail}: {e}") from None
+
+
+def sql_page(query: str) -> tuple[slice, str]:
+    """The page of the session's own executions a `/sql` query asks for (Spark's defaults: from 0,
+    20 of them), and the query that reads all of the engine's with the other parameters kept."""
+    params = parse_qsl(query, keep_blank_values=True)
+    asked = dict(params)
+    offset = int(asked["offset"]) if asked.get("offset", "").isdigit() else 0
+    length = int(asked["length"]) if asked.get("length", "").isdigit() else 20
+    rest = [(k, v) for k, v in params if k not in ("offset", "length")]
+    return slice(offset, offset + length), urlencode([*rest, ("offset", "0"), ("length", str(2**31 - 1))])
 
 
 _NOUN = {"jobs": "job", "stages": "stage", "sql": "SQL query"}

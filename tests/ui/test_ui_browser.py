@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -105,7 +106,15 @@ def alice_session(ui_gateway: GatewayThread) -> Iterator[tuple[hive.Connection, 
     assert cur.fetchall() == [(100000,)]
     cur.execute("ADHOC DESC SESSION")
     row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
-    yield conn, str(row["session_id"])
+    session_id = str(row["session_id"])
+    base = f"{ui_gateway.http_url}/ui/{session_id}/"
+    app_id = json.loads(fetch(base + "api/v1/applications", basic("alice"))[2])[0]["id"]
+    deadline = time.monotonic() + 60  # Spark's UI lists a job once its listener bus got to it
+    sql_url = f"{base}api/v1/applications/{app_id}/sql"
+    while not any(e["status"] == "COMPLETED" for e in json.loads(fetch(sql_url, basic("alice"))[2])):
+        assert time.monotonic() < deadline, "Spark's UI never listed alice's query"
+        time.sleep(0.5)
+    yield conn, session_id
     conn.close()
 
 

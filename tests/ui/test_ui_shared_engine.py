@@ -5,6 +5,7 @@ HTML pages as a browser would ask for them."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,17 +34,40 @@ def session_id(conn: hive.Connection) -> str:
 def two_users(ui_gateway: GatewayThread) -> Iterator[tuple[str, str]]:
     """(alice's session id, the app id): alice ran a query, then the admin carol ran one with a literal."""
     alice, carol = connect(ui_gateway, "alice"), connect(ui_gateway, "carol")
+    admin = carol.cursor()
+    for _ in range(11):  # more than the 20 SQL executions Spark's /sql answers by default, before alice's
+        admin.execute("SET spark.sql.shuffle.partitions")
+        admin.fetchall()
     cur = alice.cursor()
     cur.execute(f"SELECT '{OWN}', count(*) FROM range(1000)")
     assert cur.fetchall() == [(OWN, 1000)]
-    admin = carol.cursor()
     admin.execute(f"SELECT '{SECRET}'")
     assert admin.fetchall() == [(SECRET,)]
     sid = session_id(alice)
     apps = json.loads(fetch(f"{ui_gateway.http_url}/ui/{sid}/api/v1/applications", basic("alice"))[2])
-    yield sid, str(apps[0]["id"])
+    app = str(apps[0]["id"])
+    wait_until_listed(ui_gateway, sid, app, (OWN, SECRET))
+    yield sid, app
     alice.close()
     carol.close()
+
+
+def wait_until_listed(gw: GatewayThread, sid: str, app: str, literals: tuple[str, ...]) -> None:
+    """Spark's UI learns of jobs from its listener bus, after the query has answered: wait (as an
+    admin, who sees everything) until the finished statements' jobs and SQL executions are listed."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        jobs = rest(gw, sid, app, "jobs", "carol")
+        sql = rest(gw, sid, app, f"sql?length={2**31 - 1}", "carol")
+        done = [e for e in sql if e["status"] == "COMPLETED" and e["successJobIds"]]
+        if all(any(x in j["description"] for j in jobs) and any(x in e["description"] for e in done)
+               for x in literals):  # fmt: skip
+            return
+        time.sleep(0.5)
+    record = gw.ctx.sessions.get(sid)
+    ours = list(record.statement_ids) if record else None
+    groups = [(j["jobGroup"], j["description"]) for j in jobs]
+    raise AssertionError(f"Spark's UI never listed {literals}: session's operations {ours}, jobs {groups}")
 
 
 def get(gw: GatewayThread, sid: str, path: str, user: str) -> tuple[int, str]:
@@ -71,7 +95,7 @@ def test_alice_rest_view_holds_her_work_and_not_the_admins(
     assert {s["stageId"] for s in stages} == {s for j in jobs for s in j["stageIds"]}
     # the admin's own items, named by id, are refused
     all_jobs = rest(ui_gateway, sid, app, "jobs", "carol")
-    all_sql = rest(ui_gateway, sid, app, "sql", "carol")
+    all_sql = rest(ui_gateway, sid, app, f"sql?length={2**31 - 1}", "carol")
     secret_job = next(j for j in all_jobs if SECRET in j["description"])
     secret_sql = next(e for e in all_sql if SECRET in e["description"])
     assert any(OWN in j["description"] for j in all_jobs)  # the admin sees both
@@ -101,7 +125,7 @@ def test_alice_html_view_holds_her_work_and_not_the_admins(
     status, body = get(ui_gateway, sid, "SQL/", "carol")
     assert status == 200 and SECRET in body and OWN in body
     jobs = rest(ui_gateway, sid, app, "jobs", "carol")
-    sql = rest(ui_gateway, sid, app, "sql", "carol")
+    sql = rest(ui_gateway, sid, app, f"sql?length={2**31 - 1}", "carol")
     own_job = next(j["jobId"] for j in jobs if OWN in j["description"])
     secret_job = next(j["jobId"] for j in jobs if SECRET in j["description"])
     own_sql = next(e["id"] for e in sql if OWN in e["description"])
