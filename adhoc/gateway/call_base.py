@@ -124,6 +124,7 @@ class CallBase:
         if ref is None:
             return None
         op = Operation(ref, session.handle.guid, record)
+        session.record.add_statement_id(ref.handle.id)  # the STS's job group for its Spark jobs
         self.operations[ref.handle.guid] = session.operations[ref.handle.guid] = op
         self.ctx.metrics.operations.labels(session.record.engine).inc()
         return op

@@ -1,8 +1,10 @@
 """What the gateway asks an engine about a client's session, on that session: the Spark app id
 and where the driver's UI is, for the session's links (`ADHOC DESC SESSION`, `/ui/<id>/`).
 
-- An STS on YARN, or one whose ended sessions should lead to a history server but that has no
-  `ui_url` to read the app id from: `SET spark.app.id` right after OpenSession (cached per engine).
+- An STS (on YARN, with a `ui_url` or a `history_url`): `SET spark.app.id` right after OpenSession
+  (cached per engine). Not the engine's UI: one that accepts and never answers would hold up every
+  OpenSession, and its app id would be lost for the history link. Only when the session cannot
+  tell is the UI asked, in the background.
 - Kyuubi: `KYUUBI DESC ENGINE` once the session's first statement has finished (the engine is up
   by then; asking at OpenSession would wait for an engine launch).
 A failed question costs the links, never the client's session.
@@ -25,7 +27,7 @@ log = logging.getLogger("adhoc.gateway")
 
 
 def wants_sts_app_id(engine_kind: str, protocol: str, ui_url: str, history_url: str) -> bool:
-    return protocol == "sts" and not ui_url and (engine_kind == "yarn" or bool(history_url))
+    return protocol == "sts" and (engine_kind == "yarn" or bool(ui_url) or bool(history_url))
 
 
 async def learn_sts_app_id(ctx: GatewayContext, backend: EngineConnection, session: hs2.HandleRef,
@@ -38,8 +40,17 @@ async def learn_sts_app_id(ctx: GatewayContext, backend: EngineConnection, sessi
         record.app_id = await ctx.app_ids.cached(f"engine:{record.engine}", ask)
     except (AdhocError, TimeoutError) as e:
         log.info("cannot learn the engine's app id", extra={"session": record.session_id, "error": str(e)})
-        return
-    _fill_ui_url(ctx, record)
+    if record.app_id:
+        _fill_ui_url(ctx, record)
+    elif record.engine_ui_url:
+        ctx.app_ids.app_id_in_background(record.engine_ui_url, lambda app_id: _found(ctx, record, app_id))
+
+
+def _found(ctx: GatewayContext, record: SessionRecord, app_id: str) -> None:
+    if not record.app_id:
+        record.app_id = app_id
+        if record.open:
+            ctx.sessions.changed(record)
 
 
 async def learn_engine_once(ctx: GatewayContext, session: ClientSession) -> None:

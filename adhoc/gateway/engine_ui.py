@@ -61,6 +61,17 @@ def ui_port_of(conf: Mapping[str, str]) -> int:
     return int(value) if value.isdigit() else SPARK_UI_PORT
 
 
+def engine_is_shared(engine: EngineConfig) -> bool:
+    """Whether the engine's Spark app runs other sessions' statements too, so its UI would show
+    them: an STS always; a Kyuubi engine unless shared per connection. A K8s route launches a
+    driver for the session alone. A Kyuubi share level named nowhere is Kyuubi's default, USER."""
+    if engine.kind == "k8s":
+        return False
+    if engine.protocol == "kyuubi":
+        return engine.conf.get("kyuubi.engine.share.level", "USER").strip().upper() != "CONNECTION"
+    return True
+
+
 def engine_ui_url(kind: str, protocol: str, *, static_ui_url: str = "", kyuubi_url: str = "",
                   rm_urls: Sequence[str] = (), app_id: str = "", pod_ip: str = "",
                   ui_port: int = SPARK_UI_PORT) -> str:  # fmt: skip
@@ -80,19 +91,43 @@ def engine_ui_url(kind: str, protocol: str, *, static_ui_url: str = "", kyuubi_u
 
 class AppIdCache:
     """An STS's app id (one Spark app serves every session), cached per engine for `ttl_s`: an STS
-    restarted under the same address gets a new app id. Read from its UI's REST API, or by whatever
-    `fetch` the caller passes (`SET spark.app.id` on a session)."""
+    restarted under the same address gets a new app id. Learnt by whatever `fetch` the caller passes
+    (`SET spark.app.id` on a session, which answers as fast as the engine), or from the engine's UI
+    (`/api/v1/applications`) in the background only: a UI that accepts and never answers must not
+    hold up an OpenSession. A UI that failed is not asked again for `failure_ttl_s`."""
 
-    def __init__(
-        self, ttl_s: float = 30.0, timeout_s: float = 2.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, ttl_s: float = 30.0, timeout_s: float = 2.0, failure_ttl_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
+        self.failure_ttl_s = failure_ttl_s
         self._clock = clock
         self._known: dict[str, tuple[float, str]] = {}
+        self._failed: dict[str, float] = {}  # UI URL -> when it last failed
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def app_id(self, ui_url: str) -> str:
-        return await self.cached(ui_url, lambda: self._fetch(ui_url))
+        failed = self._failed.get(ui_url)
+        if failed is not None and self._clock() - failed < self.failure_ttl_s:
+            return ""
+        app_id = await self.cached(ui_url, lambda: self._fetch(ui_url))
+        if app_id:
+            self._failed.pop(ui_url, None)
+        else:
+            self._failed[ui_url] = self._clock()
+        return app_id
+
+    def app_id_in_background(self, ui_url: str, found: Callable[[str], None]) -> None:
+        """Ask the UI without anyone waiting; `found` is called with the app id if it answers."""
+
+        async def ask() -> None:
+            app_id = await self.app_id(ui_url)
+            if app_id:
+                found(app_id)
+
+        task = asyncio.get_running_loop().create_task(ask())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def cached(self, key: str, fetch: Callable[[], Awaitable[str]]) -> str:
         known = self._known.get(key)

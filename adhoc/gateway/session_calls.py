@@ -95,10 +95,9 @@ class SessionCalls(CallBase):
             queued_ms=route.queued_ms, routed_at=routed_at, client=self.peer,
             protocol_version=resp.server_protocol_version or protocol,
         )  # fmt: skip
-        if engine.ui_url and not record.app_id and engine.protocol == "sts":
-            record.app_id = await self.ctx.app_ids.app_id(engine.ui_url)  # for the history server link
-        elif wants_sts_app_id(engine.kind, engine.protocol, engine.ui_url, engine.history_url):
-            await learn_sts_app_id(self.ctx, backend, ref, record)  # YARN: the link is the RM's proxy
+        if not record.app_id and wants_sts_app_id(engine.kind, engine.protocol, engine.ui_url, engine.history_url):
+            # for the history server link; on YARN the UI link is the RM's proxy of the app
+            await learn_sts_app_id(self.ctx, backend, ref, record)
         # Hive JDBC names the session's database in the URL and sends it as `use:database`: names
         # in this session resolve there, so the policy must resolve them there too.
         state = SessionState(current_db=database_of(conf))

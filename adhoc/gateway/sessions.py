@@ -24,6 +24,7 @@ log = logging.getLogger("adhoc.gateway")
 DESC_COLUMNS = (
     "session_id", "user", "route", "engine", "app_id", "spark_ui_url", "logs_url", "queued_ms", "cost",
 )  # fmt: skip
+MAX_STATEMENT_IDS = 10_000
 COST_BASIS = "estimate: engine pods' CPU/memory requests x lifetime x [pricing]"
 
 
@@ -46,6 +47,9 @@ class SessionRecord:
     ended_at: float | None = None
     statements: int = 0
     engine_session_id: str = ""  # the engine's own session handle id (a GUID), once it answered
+    # The engine's ids of the session's operations, newest last (an STS's job group is one): what
+    # the UI proxy shows of a shared engine. Bounded: the oldest go first.
+    statement_ids: dict[str, None] = field(default_factory=dict, repr=False, compare=False)
     # The engine cost so far, asked when shown (set by the log collector for k8s sessions)
     cost_estimate: Callable[[], float | None] | None = field(default=None, repr=False, compare=False)
 
@@ -86,6 +90,11 @@ class SessionRecord:
         if out["cost"] is not None:
             out["cost_basis"] = COST_BASIS
         return out
+
+    def add_statement_id(self, operation_id: str) -> None:
+        self.statement_ids[operation_id] = None
+        while len(self.statement_ids) > MAX_STATEMENT_IDS:
+            del self.statement_ids[next(iter(self.statement_ids))]
 
     def log_lines(self) -> list[str]:
         """The `[adhoc]` lines that open every operation's log."""

@@ -19,6 +19,7 @@ from yarl import URL
 
 from adhoc.errors import RefusedRequest
 from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.engine_ui import engine_is_shared
 from adhoc.http.ui_rewrite import (
     HtmlRewriter,
     Upstream,
@@ -29,8 +30,10 @@ from adhoc.http.ui_rewrite import (
     response_headers,
     upstream_request_headers,
 )
+from adhoc.http.ui_scope import scope_of
+from adhoc.http.ui_shared import SharedView, UpstreamUnavailable
 from adhoc.http.ui_target import ProxyTo, RedirectTo, ui_target
-from adhoc.http.viewer import may_see, viewer
+from adhoc.http.viewer import auth_is_on, may_see, viewer
 
 log = logging.getLogger("adhoc.http")
 
@@ -92,7 +95,26 @@ class _Handler:
         prefix = public_prefix(ctx.public_url, session_id)
         if not tail:
             raise web.HTTPFound(prefix + "/" + (f"?{_raw_query(request)}" if _raw_query(request) else ""))
+        if (
+            record is not None
+            and auth_is_on(ctx)
+            and self._shared(record.engine)
+            and not (principal is not None and ctx.authorizer.is_admin(principal))
+        ):
+            # Other users' statements run in this Spark app too: only the session's own work.
+            view = SharedView(self.app[_CLIENT], target.upstream, frozenset(record.statement_ids), prefix)
+            try:
+                answer = await view.answer(scope_of(tail, _raw_query(request)), tail, _raw_query(request))
+            except UpstreamUnavailable as e:
+                log.info("Spark UI does not answer: redirecting", extra={"error": str(e)})
+                raise web.HTTPFound(target.fallback) from None
+            if answer is not None:
+                return answer
         return await self._proxy(request, target, prefix, tail)
+
+    def _shared(self, engine_name: str) -> bool:
+        engine = next((e for e in self.ctx.config.effective_engines() if e.name == engine_name), None)
+        return engine is None or engine_is_shared(engine)
 
     async def _proxy(self, request: web.Request, target: ProxyTo, prefix: str, tail: str) -> web.StreamResponse:
         upstream = target.upstream

@@ -113,3 +113,35 @@ def test_app_id_cache_reads_a_real_spark_ui_once() -> None:
     """Against the Spark UI of the STS in tests, if one is named; an unreachable UI answers ''."""
     cache = AppIdCache(ttl_s=60)
     assert asyncio.run(cache.app_id("http://127.0.0.1:9")) == ""
+
+
+def test_a_ui_that_failed_is_not_asked_again_for_a_while() -> None:
+    clock, asked = Clock(), []
+    cache = AppIdCache(failure_ttl_s=60, clock=clock)
+
+    async def silent(ui_url: str) -> str:
+        asked.append(ui_url)
+        return ""
+
+    cache._fetch = silent  # type: ignore[method-assign]
+    assert asyncio.run(cache.app_id("http://sts:4040")) == ""
+    clock.now += 59
+    assert asyncio.run(cache.app_id("http://sts:4040")) == "" and len(asked) == 1
+    clock.now += 2
+    assert asyncio.run(cache.app_id("http://sts:4040")) == "" and len(asked) == 2
+
+
+def test_background_lookup_reports_what_the_ui_answers() -> None:
+    cache, found = AppIdCache(), []
+
+    async def answers(ui_url: str) -> str:
+        return "local-17"
+
+    cache._fetch = answers  # type: ignore[method-assign]
+
+    async def run() -> None:
+        cache.app_id_in_background("http://sts:4040", found.append)
+        await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert found == ["local-17"]

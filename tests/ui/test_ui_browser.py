@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -105,7 +106,15 @@ def alice_session(ui_gateway: GatewayThread) -> Iterator[tuple[hive.Connection, 
     assert cur.fetchall() == [(100000,)]
     cur.execute("ADHOC DESC SESSION")
     row = dict(zip([d[0] for d in cur.description], cur.fetchall()[0], strict=True))
-    yield conn, str(row["session_id"])
+    session_id = str(row["session_id"])
+    base = f"{ui_gateway.http_url}/ui/{session_id}/"
+    app_id = json.loads(fetch(base + "api/v1/applications", basic("alice"))[2])[0]["id"]
+    deadline = time.monotonic() + 60  # Spark's UI lists a job once its listener bus got to it
+    sql_url = f"{base}api/v1/applications/{app_id}/sql"
+    while not any(e["status"] == "COMPLETED" for e in json.loads(fetch(sql_url, basic("alice"))[2])):
+        assert time.monotonic() < deadline, "Spark's UI never listed alice's query"
+        time.sleep(0.5)
+    yield conn, session_id
     conn.close()
 
 
@@ -132,17 +141,25 @@ def test_desc_session_links_point_at_the_gateway(ui_gateway: GatewayThread, alic
 def test_spark_ui_pages_load_through_the_proxy(
     ui_gateway: GatewayThread, alice_session: tuple[Any, str], browser: Browser
 ) -> None:
+    """alice on a shared STS: her own work's pages load whole; the list tabs show her own work."""
     _, session_id = alice_session
     base = f"{ui_gateway.http_url}/ui/{session_id}/"
-    browser.load(base, "document.querySelector('#completedJob-table, #activeJob-table')")
-    assert browser.driver.current_url == base + "jobs/"  # Spark's root redirect stayed under the prefix
+    browser.load(base, "document.querySelector('table.jobs tbody tr')")
+    assert browser.driver.current_url == base
+    assert "count(*) FROM range(100000)" in browser.driver.find_element("css selector", "table.jobs").text
 
     body = fetch(base + "api/v1/applications", basic("alice"))[2]
     app_id = json.loads(body)[0]["id"]
     jobs = json.loads(fetch(f"{base}api/v1/applications/{app_id}/jobs", basic("alice"))[2])
-    job_id = max(j["jobId"] for j in jobs)
-    browser.load(f"{base}jobs/job/?id={job_id}", "document.querySelector('#completedStage-table, #activeStage-table')")
-    assert f"Details for Job {job_id}" in browser.driver.page_source
+    job = max(jobs, key=lambda j: j["jobId"])
+    browser.load(f"{base}jobs/job/?id={job['jobId']}", "document.querySelector('#completedStage-table')")
+    assert f"Details for Job {job['jobId']}" in browser.driver.page_source
+    stage = max(job["stageIds"])
+    browser.load(f"{base}stages/stage/?id={stage}&attempt=0", "document.querySelector('#active-tasks-table tbody tr')")
+    assert f"Details for Stage {stage}" in browser.driver.page_source
+    sql = json.loads(fetch(f"{base}api/v1/applications/{app_id}/sql", basic("alice"))[2])
+    browser.load(f"{base}SQL/execution/?id={sql[-1]['id']}", "document.querySelector('#plan-viz-graph svg')")
+    assert f"Details for Query {sql[-1]['id']}" in browser.driver.page_source
 
     # JS-rendered: the table is filled by executorspage.js from the REST API
     browser.load(base + "executors/", "document.querySelector('#active-executors-table tbody tr td')")
@@ -150,9 +167,13 @@ def test_spark_ui_pages_load_through_the_proxy(
 
     browser.load(base + "api/v1/applications")
     assert app_id in browser.driver.page_source
-    for tab in ("stages/", "SQL/", "sqlserver/", "environment/"):  # the other tabs a user clicks through
-        browser.load(base + tab)
+    for tab in ("jobs/", "stages/", "SQL/"):  # the list tabs: the session's own work
+        browser.load(base + tab, "document.querySelector('table.jobs tbody tr')")
         assert browser.driver.current_url == base + tab
+    refused = [base + tab for tab in ("sqlserver/", "environment/")]  # other users' sessions, the engine's conf
+    for url in refused:
+        browser.load(url)
+        assert "this engine is shared" in browser.driver.page_source
 
     requested = list(browser.requests.values())
     assert len(requested) > 20, requested  # pages, their scripts, styles and the REST calls behind them
@@ -163,8 +184,11 @@ def test_spark_ui_pages_load_through_the_proxy(
     assert outside == [], "requests that left the proxy"
     assert browser.failures == []
     failed = {browser.requests[r]: s for r, s in browser.statuses.items() if s >= 400}
-    assert failed == {}
+    assert failed == dict.fromkeys(refused, 403)
     assert any("/api/v1/applications/" in u and "allexecutors" in u for u in requested)
+    # an admin gets Spark's own pages: its root redirect stays under the prefix
+    status, headers, _ = fetch(base, basic("carol"))
+    assert status == 302 and headers["Location"].endswith(f"/ui/{session_id}/jobs/")
 
 
 def test_other_users_get_no_spark_content(ui_gateway: GatewayThread, alice_session: tuple[Any, str]) -> None:
