@@ -21,6 +21,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -65,11 +66,36 @@ def check_port_free(host: str, port: int, what: str) -> None:
             ) from None
 
 
+FDS_PER_CONNECTION = 2  # the client's socket and the engine connection it gets
+FDS_RESERVED = 64  # listeners, the log, the audit file, probes, the analysis worker's pipes
+
+
+def raise_open_files_limit(max_connections: int, progress: Progress) -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one (the default soft limit, often 1,024, would
+    cap the gateway near 500 clients) and say so when even that cannot hold `max_connections`.
+    Returns how many client connections the limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as e:
+            log.warning("cannot raise the open-files limit", extra={"soft": soft, "hard": hard, "error": str(e)})
+    allowed = max(0, (soft - FDS_RESERVED) // FDS_PER_CONNECTION)
+    if max_connections > allowed:
+        progress(f"the open-files limit ({soft}) allows about {allowed} client connections ({FDS_PER_CONNECTION} "
+                 f"descriptors each: client and engine), fewer than [server] max_connections = {max_connections}; "
+                 "raise it (ulimit -n, systemd LimitNOFILE) or lower max_connections")  # fmt: skip
+    return allowed
+
+
 class Gateway:
     """A gateway's parts, in start order. `start()` runs them all; `close()` stops them in reverse."""
 
     def __init__(self, config: Config, engines: list[Engine] | None = None, progress: Progress = log_progress) -> None:
         self.config = config
+        self.progress = progress
         server = config.server
         # "~/x" and a path relative to the config file, as for every other path the config names
         data_dir = os.path.abspath(config.resolve(os.path.expanduser(server.data_dir)))
@@ -127,6 +153,7 @@ class Gateway:
 
     async def _check_ports(self) -> None:
         server = self.config.server
+        raise_open_files_limit(server.max_connections, self.progress)
         check_port_free(server.host, server.thrift_port, "server.thrift_port")
         check_port_free(server.host, server.http_port, "server.http_port")
 

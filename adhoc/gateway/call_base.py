@@ -28,7 +28,7 @@ log = logging.getLogger("adhoc.gateway")
 Outgoing = Reply | bytes  # an engine's reply frame, or a message the gateway wrote itself
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientSession:
     ref: hs2.HandleRef  # the TSessionHandle as the engine sent it
     record: SessionRecord

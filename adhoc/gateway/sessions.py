@@ -28,7 +28,7 @@ MAX_STATEMENT_IDS = 10_000
 COST_BASIS = "estimate: engine pods' CPU/memory requests x lifetime x [pricing]"
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionRecord:
     session_id: str
     user: str

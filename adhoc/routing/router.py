@@ -43,7 +43,7 @@ def no_limits(principal: Principal) -> Mapping[str, int]:
     return {}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Hold:
     """A session's place: counted against its groups' caps until released (session ended/failed)."""
 
@@ -54,7 +54,7 @@ class Hold:
     release: Callable[[], None] = lambda: None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     engine: Engine
     reason: str
