@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="FILE", help="adhoc.toml (default: built-in defaults, embedded engine)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; [server] host)")
     serve.add_argument("--thrift-port", type=int, metavar="N", help="HiveServer2 Thrift port (default 10009)")
+    serve.add_argument("--thrift-http-port", type=int, metavar="N",
+                       help="HiveServer2 Thrift-over-HTTP port (default 10001; 0 = off)")  # fmt: skip
     serve.add_argument("--http-port", type=int, metavar="N", help="HTTP port: health, metrics, API (default 10099)")
     serve.add_argument(
         "--data-dir", metavar="DIR",
@@ -107,6 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
         for k, v in (
             ("host", args.host),
             ("thrift_port", args.thrift_port),
+            ("thrift_http_port", args.thrift_http_port),
             ("http_port", args.http_port),
             ("data_dir", os.path.abspath(args.data_dir) if args.data_dir else None),
         )

@@ -48,6 +48,9 @@ class ServerConfig:
     ended_session_retention_s: float = 86400.0  # how long /ui/<id>/ of an ended session still redirects
     ended_session_max: int = 100_000  # at most this many ended sessions remembered (oldest forgotten first)
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for log pipelines
+    thrift_http_port: int = 10001  # HiveServer2's HTTP transport (Thrift over POST); 0 = off
+    thrift_http_path: str = "cliservice"  # POST /cliservice (a trailing slash too)
+    session_idle_timeout_s: float = 21600.0  # HTTP transport: a session unused this long is closed (6 h)
 
     def base_url(self, http_port: int | None = None) -> str:
         """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""

@@ -9,6 +9,7 @@ reverse:
     gateway context   router over the engines, authentication, policy, audit file
     analysis pool     the worker process big statements are analysed in (stopped after the servers)
     thrift server     stop = drain: running statements get server.drain_timeout_s
+    thrift http       HiveServer2's HTTP transport (adhoc.http.thrift_http); its sessions closed at stop
     http server
 
 A new part (the log collector, background probes) is a `Service` added to `Gateway.parts`.
@@ -42,6 +43,7 @@ from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import HttpServer
 from adhoc.http.logs import register_cost_metrics
+from adhoc.http.thrift_http import ThriftHttpServer
 from adhoc.lifecycle import Lifecycle, Part, Service
 from adhoc.logs.service import LogCollection
 from adhoc.routing import build_router
@@ -109,6 +111,7 @@ class Gateway:
         self.logs = LogCollection(config, data_dir)  # one collector per k8s engine; none without
         self._thrift: ThriftServer | None = None
         self._http: HttpServer | None = None
+        self._thrift_http: ThriftHttpServer | None = None
         self._zookeeper: ZooKeeperFleet | None = None
         self.parts: list[Service] = [
             Part("listen ports", self._check_ports),
@@ -118,6 +121,8 @@ class Gateway:
             self.logs,
             Part("analysis pool", stop=lambda: self.ctx.analysis_pool.close()),
             Part("thrift server", self._start_thrift, self._stop_thrift),
+            *([Part("thrift http server", self._start_thrift_http, self._stop_thrift_http)]
+              if config.server.thrift_http_port else []),
             Part("http server", self._start_http, self._stop_http),
             # last to start, first to stop: clients are sent here only while it serves, and SIGTERM
             # takes it out of ZooKeeper discovery before the drain
@@ -156,6 +161,8 @@ class Gateway:
         raise_open_files_limit(server.max_connections, self.progress)
         check_port_free(server.host, server.thrift_port, "server.thrift_port")
         check_port_free(server.host, server.http_port, "server.http_port")
+        if server.thrift_http_port:
+            check_port_free(server.host, server.thrift_http_port, "server.thrift_http_port")
 
     async def _build_context(self) -> None:
         config = self.config
@@ -207,6 +214,19 @@ class Gateway:
     async def _stop_thrift(self) -> None:
         if self._thrift is not None:
             await self._thrift.stop(self.config.server.drain_timeout_s)
+
+    async def _start_thrift_http(self) -> None:
+        server = self.config.server
+        self._thrift_http = ThriftHttpServer(self.ctx, server.host, server.thrift_http_port, server.thrift_http_path)
+        await self._thrift_http.start()
+
+    async def _stop_thrift_http(self) -> None:
+        if self._thrift_http is not None:
+            await self._thrift_http.stop()
+
+    @property
+    def thrift_http_url(self) -> str:
+        return self._thrift_http.url if self._thrift_http is not None else ""
 
     async def _start_http(self) -> None:
         self._http = HttpServer(self.ctx, self.config.server.host, self.config.server.http_port)
@@ -264,7 +284,8 @@ async def serve(config: Config, announce: Callable[[str], None] = print, progres
     # collector's way so full collections stay short on the request path.
     gc.freeze()
     host, port = gateway.thrift_address
-    announce(f"adhoc ready thrift={host}:{port} http={gateway.http_url}")
+    extra = f" thrift_http={gateway.thrift_http_url}" if gateway.thrift_http_url else ""
+    announce(f"adhoc ready thrift={host}:{port} http={gateway.http_url}{extra}")
     with contextlib.suppress(ValueError, OSError):
         sys.stdout.flush()
     await stop.wait()

@@ -14,6 +14,11 @@ from tests.gateway_harness import GatewayThread, gateway_config
 from tests.requires import require_java
 from tests.sts import RunningSTS, start_sts
 
+# Every `adhoc serve` a test starts would otherwise also listen on the HTTP transport's default
+# port, 10001, and two at once (or a gateway someone runs beside the suite) would collide there.
+# Tests of the HTTP transport give their port explicitly.
+os.environ.setdefault("ADHOC_SERVER_THRIFT_HTTP_PORT", "0")
+
 
 @pytest.fixture(scope="session")
 def sts() -> Iterator[RunningSTS]:

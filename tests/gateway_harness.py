@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 def gateway_config(engine_address: str, **server: Any) -> Config:
-    base = ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0, drain_timeout_s=2.0)
+    base = ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0, thrift_http_port=0, drain_timeout_s=2.0)
     return Config(
         server=dataclasses.replace(base, **server),
         engines=(EngineConfig(name="sts-test", kind="local", protocol="sts", address=engine_address),),

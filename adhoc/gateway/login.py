@@ -19,7 +19,7 @@ from adhoc.gateway.context import GatewayContext
 
 log = logging.getLogger("adhoc.gateway")
 
-Transport = Literal["thrift", "http"]
+Transport = Literal["thrift", "thrift-http", "http"]
 
 
 async def login(ctx: GatewayContext, user: str, password: str, peer: str, *, via: Transport) -> Principal:
