@@ -238,7 +238,8 @@ class Gateway:
 
     async def _register(self) -> None:
         assert self._zookeeper is not None
-        await self._zookeeper.register(self.thrift_address[1])
+        http_port = self._thrift_http.port if self._thrift_http is not None else 0
+        await self._zookeeper.register(self.thrift_address[1], http_port)
 
     async def _deregister(self) -> None:
         if self._zookeeper is not None:

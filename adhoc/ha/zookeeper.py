@@ -47,13 +47,17 @@ VERSION = "adhoc-0.1.0"
 CALL_TIMEOUT_S = 3.0
 
 
-def discovery_data(host: str, port: int, auth_method: str) -> str:
-    """The znode data Hive JDBC's ZooKeeper discovery reads (HiveServer2's own keys and order)."""
+def discovery_data(host: str, port: int, auth_method: str, http_port: int = 0, http_path: str = "") -> str:
+    """The znode data Hive JDBC's ZooKeeper discovery reads (HiveServer2's own keys and order). The
+    transport mode is binary (what the driver then uses); the HTTP transport's port and path ride
+    along for tools that read them."""
     authentication = {"none": "NONE", "ldap": "LDAP"}.get(auth_method, "CUSTOM")
+    http = [f"hive.server2.thrift.http.port={http_port}", f"hive.server2.thrift.http.path={http_path}"]
     return ";".join([
         f"hive.server2.instance.uri={host}:{port}", f"hive.server2.authentication={authentication}",
         "hive.server2.transport.mode=binary", "hive.server2.thrift.sasl.qop=auth",
-        f"hive.server2.thrift.bind.host={host}", f"hive.server2.thrift.port={port}", "hive.server2.use.SSL=false",
+        f"hive.server2.thrift.bind.host={host}", f"hive.server2.thrift.port={port}",
+        *(http if http_port else []), "hive.server2.use.SSL=false",
     ])  # fmt: skip
 
 
@@ -112,9 +116,10 @@ class ZooKeeperFleet:
         self.zk.close()
         self._set_connected(False)
 
-    async def register(self, thrift_port: int) -> None:
+    async def register(self, thrift_port: int, http_port: int = 0) -> None:
         prefix = f"{self.root}/serverUri={self.host}:{thrift_port};version={VERSION};sequence="
-        data = discovery_data(self.host, thrift_port, self.config.auth.method)
+        path = self.config.server.thrift_http_path.strip("/")
+        data = discovery_data(self.host, thrift_port, self.config.auth.method, http_port, path)
         self._registration = (prefix, data)
         await asyncio.to_thread(self._register)
         log.info("registered for ZooKeeper discovery", extra={"znode": self._znode})
