@@ -25,6 +25,10 @@ def gateway_config(engine_address: str, **server: Any) -> Config:
 
 class GatewayThread:
     def __init__(self, config: Config) -> None:
+        if config.server.thrift_http_port == ServerConfig().thrift_http_port:
+            # the HTTP transport's default port would collide between gateways: tests that want it
+            # give a free port of their own
+            config = dataclasses.replace(config, server=dataclasses.replace(config.server, thrift_http_port=0))
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="adhoc-gateway", daemon=True)
         self._thread.start()

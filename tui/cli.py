@@ -6,10 +6,13 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from tui.adapter import ConnectError, Connection, LoginRefused
 from tui.profiles import Profile, ProfileError, load_profile
+from tui.queue_watch import Background, QueueWatch
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +76,35 @@ def connect(
     return HS2Connection(host, port, user, ask(f"Password for {user}@{host}: "))
 
 
+WAIT_SHOWN_AFTER_S = 1.0  # an OpenSession slower than this is waiting in the gateway's queue
+
+
+def wait_for_admission(open_connection: Callable[[], Connection], *, headless: bool, watch: QueueWatch | None,
+                       err: TextIO = sys.stderr) -> Connection | None:  # fmt: skip
+    """Open the connection; if the gateway holds it in its queue, say so (headless: one line when the
+    wait starts, one when admitted; interactive: a screen with position, wait and reason, refreshed,
+    where Esc gives up). None: the user gave up."""
+    connecting = Background(open_connection)
+    if not connecting.wait(WAIT_SHOWN_AFTER_S):
+        if headless:
+            place = watch.place() if watch is not None else None
+            print(f"adhoc-sql: {place.describe() if place else 'waiting for the gateway to admit the session'}",
+                  file=err)  # fmt: skip
+            connecting.wait(None)
+            if connecting.error is None:
+                print(f"adhoc-sql: admitted after {time.monotonic() - connecting.started:.0f} s", file=err)
+        else:
+            from tui.screens.waiting import WaitingApp
+
+            if not WaitingApp(connecting, watch).run():
+                return None
+            connecting.wait(None)
+    if connecting.error is not None:
+        raise connecting.error
+    assert isinstance(connecting.result, Connection)
+    return connecting.result
+
+
 def _prompt(text: str) -> str:
     return getpass.getpass(text)
 
@@ -102,7 +134,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 sql = args.sql if args.sql is not None else sys.stdin.read()
         can_prompt = not headless and password is None and sys.stdin.isatty()
-        conn = connect(host, port, user, password, ask=_prompt if can_prompt else None)
+        watch_url = http_url or f"http://{host}:10099"  # the gateway's HTTP port, unless told otherwise
+
+        def attempt(secret: str | None) -> Connection | None:
+            return wait_for_admission(lambda: connect(host, port, user, secret), headless=headless,
+                                      watch=QueueWatch(watch_url, user, secret))  # fmt: skip
+
+        try:
+            conn = attempt(password)
+        except LoginRefused:  # asked here, not while a wait screen could hold the terminal
+            if not can_prompt:
+                raise
+            conn = attempt(_prompt(f"Password for {user}@{host}: "))
+        if conn is None:
+            print("adhoc-sql: gave up waiting; the session left the gateway's queue", file=sys.stderr)
+            return 2
     except LoginRefused as e:
         print(f"adhoc-sql: {e}", file=sys.stderr)
         if password is None:
