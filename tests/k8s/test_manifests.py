@@ -59,7 +59,7 @@ def test_the_gateway_pods_are_restricted_and_never_all_down(overlay: Path) -> No
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert "preStop" in container["lifecycle"]
     assert objects(overlay, "PodDisruptionBudget") and objects(overlay, "NetworkPolicy")
-    assert {p["port"] for p in objects(overlay, "Service")[0]["spec"]["ports"]} >= {10009, 10099}
+    assert {p["port"] for p in objects(overlay, "Service")[0]["spec"]["ports"]} == {10009, 10001, 10099}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
@@ -70,7 +70,7 @@ def test_the_shipped_config_loads_and_fits_the_pod(overlay: Path, tmp_path: Path
     path = tmp_path / "adhoc.toml"
     path.write_text(configmap["data"]["adhoc.toml"])
     (tmp_path / "policy.toml").write_text(configmap["data"]["policy.toml"])
-    config = load_config(str(path))
+    config = load_config(str(path), env={"ADHOC_HA_ADVERTISED_HOST": "10.0.0.5"})  # the pod's IP, from the Deployment
     spec = pod_spec(overlay)
     (container,) = spec["containers"]
     writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
@@ -79,6 +79,9 @@ def test_the_shipped_config_loads_and_fits_the_pod(overlay: Path, tmp_path: Path
     assert any(config.server.data_dir.startswith(w) for w in writable), config.server.data_dir
     assert any(config.logs.spool_dir.startswith(w) for w in writable), config.logs.spool_dir
     assert config.policy.file == "/etc/adhoc/policy.toml"
+    assert config.server.thrift_http_port == 10001 and config.ha.zookeeper
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ADHOC_HA_ADVERTISED_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert tomllib.loads(configmap["data"]["policy.toml"])["rules"]
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     stopping = config.server.drain_timeout_s + config.server.teardown_timeout_s + pre_stop
