@@ -52,9 +52,10 @@ class RunningSTS:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_sts(timeout: float = 120.0, extra_args: tuple[str, ...] = ()) -> RunningSTS:
+def start_sts(timeout: float = 120.0, extra_args: tuple[str, ...] = (), http: bool = False) -> RunningSTS:
+    """http: the STS's own HTTP transport (POST /cliservice) instead of binary, on the returned port."""
     reuse = os.environ.get("ADHOC_TEST_STS")
-    if reuse and not extra_args:
+    if reuse and not extra_args and not http:
         host, _, port = reuse.rpartition(":")
         return RunningSTS(host, int(port), None)
     home = spark_home()
@@ -71,6 +72,8 @@ def start_sts(timeout: float = 120.0, extra_args: tuple[str, ...] = ()) -> Runni
         "--conf", "spark.driver.memory=1g",
         "--hiveconf", f"hive.server2.thrift.port={port}",
         "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
+        *(("--hiveconf", "hive.server2.transport.mode=http", "--hiveconf", f"hive.server2.thrift.http.port={port}")
+          if http else ()),
         *extra_args,
         "spark-internal",
     ]  # fmt: skip
