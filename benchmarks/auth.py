@@ -36,6 +36,7 @@ def frame(status: int, payload: bytes) -> bytes:
 
 
 async def handshake(port: int, user: str, password: str, source: str) -> bool:
+    """One SASL PLAIN handshake from the loopback address `source`: True when the gateway let us in."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
         writer.write(frame(START, b"PLAIN") + frame(OK, b"\0" + user.encode() + b"\0" + password.encode()))

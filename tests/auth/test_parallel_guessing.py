@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import struct
 from pathlib import Path
 
 from adhoc.auth import Principal
@@ -19,9 +18,9 @@ from adhoc.auth.throttle import Throttle
 from adhoc.auth.users_file import UsersFileAuthenticator
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.server import ThriftServer
+from benchmarks.auth import handshake
 from benchmarks.fake_engine import FakeEngine
 from tests.gateway.fast.conftest import config, one_engine
-from tests.hs2_raw import COMPLETE, OK, START, sasl_frame
 
 MAX_FAILURES = 3
 MAX_DELAY_S = 1.0
@@ -35,19 +34,6 @@ class Counting(UsersFileAuthenticator):
     async def authenticate(self, user: str, password: str, peer: str) -> Principal:
         Counting.checks += 1
         return await super().authenticate(user, password, peer)
-
-
-async def handshake(port: int, user: str, password: str, source: str = "127.0.0.1") -> bool:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-    try:
-        writer.write(sasl_frame(START, b"PLAIN") + sasl_frame(OK, b"\0" + user.encode() + b"\0" + password.encode()))
-        status, length = struct.unpack(">BI", await reader.readexactly(5))
-        await reader.readexactly(length)
-        return status == COMPLETE
-    except (ConnectionError, asyncio.IncompleteReadError):
-        return False
-    finally:
-        writer.close()
 
 
 async def test_parallel_guesses_are_rate_bounded_and_the_right_password_gets_in(tmp_path: Path) -> None:
@@ -66,7 +52,7 @@ async def test_parallel_guesses_are_rate_bounded_and_the_right_password_gets_in(
     async def attacker(n: int) -> int:
         got_in = 0
         while loop.time() < stop_at:
-            got_in += await handshake(port, "bob", f"guess{n}")
+            got_in += await handshake(port, "bob", f"guess{n}", "127.0.0.1")
             await asyncio.sleep(0.02)
         return got_in
 
