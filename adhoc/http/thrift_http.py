@@ -137,36 +137,53 @@ class ThriftHttp:
         return response
 
     async def _authenticate(self, request: web.Request, peer: str) -> tuple[Principal | None, str, Principal | None]:
-        """(who, password for the engine, who to issue a cookie for)."""
+        """(who, password for the engine, who to issue a cookie for). A valid cookie comes first: a
+        client sending it (beeline does, with Basic on every request too) costs no password check."""
+        cookie = request.cookies.get(COOKIE)
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                raise web.HTTPUnauthorized(headers=CHALLENGE, text="malformed Basic credentials\n") from None
-            if self.ctx.config.auth.method == "none":
-                return Principal(user), password, None
-            known = self.ctx.recent_logins.get(user, password, peer.rsplit(":", 1)[0])
-            if known is not None:
-                return known, password, known
-            try:
-                principal = await login(self.ctx, user, password, peer, via="thrift-http")
-            except AuthenticationError as e:
-                raise web.HTTPUnauthorized(headers=CHALLENGE, text=e.message + "\n") from None
-            self.ctx.recent_logins.put(user, password, peer.rsplit(":", 1)[0], principal)
-            self._principals[user] = principal
-            return principal, password, principal
-        cookie = request.cookies.get(COOKIE)
+        basic = scheme.lower() == "basic"
         if cookie:
             cookie_user = self.cookies.user_of(cookie)
             known = self._principals.get(cookie_user) if cookie_user is not None else None
-            if known is None:
+            if known is not None:
+                return known, self._basic_password(credentials, known.name) if basic else "", None
+            if not basic:
                 raise web.HTTPUnauthorized(headers=CHALLENGE, text="the session cookie is forged or expired\n")
-            return known, "", None
+        if basic:
+            user, password = self._basic(credentials)
+            if self.ctx.config.auth.method == "none":
+                return Principal(user), password, None
+            host = peer.rsplit(":", 1)[0]
+            known = self.ctx.recent_logins.get(user, password, host)
+            if known is None:
+                try:
+                    known = await login(self.ctx, user, password, peer, via="thrift-http")
+                except AuthenticationError as e:
+                    raise web.HTTPUnauthorized(headers=CHALLENGE, text=e.message + "\n") from None
+                self.ctx.recent_logins.put(user, password, host, known)
+            self._principals[user] = known
+            return known, password, known
         if self.ctx.config.auth.method == "none":
             return None, "", None  # the user comes from OpenSession, as on the binary port
         raise web.HTTPUnauthorized(headers=CHALLENGE, text="Basic authentication required\n")
+
+    @staticmethod
+    def _basic(credentials: str) -> tuple[str, str]:
+        try:
+            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise web.HTTPUnauthorized(headers=CHALLENGE, text="malformed Basic credentials\n") from None
+        return user, password
+
+    def _basic_password(self, credentials: str, user: str) -> str:
+        """The password that came with a cookie'd request (the engine connection of a new session
+        needs it), only when it is the cookie user's."""
+        try:
+            named, password = self._basic(credentials)
+        except web.HTTPUnauthorized:
+            return ""
+        return password if named == user else ""
 
     def _session_for(self, call: Request, principal: Principal | None, password: str, peer: str) -> HttpSession:
         name = call.header.name
