@@ -46,7 +46,7 @@ from adhoc.http.logs import register_cost_metrics
 from adhoc.http.thrift_http import ThriftHttpServer
 from adhoc.lifecycle import Lifecycle, Part, Service
 from adhoc.logs.service import LogCollection
-from adhoc.routing import build_router
+from adhoc.routing import CapacityRouter, build_router
 
 if TYPE_CHECKING:
     from adhoc.ha.zookeeper import ZooKeeperFleet
@@ -194,6 +194,9 @@ class Gateway:
             ctx.fleet = self._zookeeper
             ctx.sessions.subscribe(self._zookeeper)
             self.logs.claims = self._zookeeper  # one replica stores each pod's log
+            if isinstance(router, CapacityRouter):  # group caps count other replicas' sessions too
+                router.elsewhere = self._zookeeper.elsewhere
+                self._zookeeper.on_groups_changed = router.kick
         if self.logs.enabled:
             ctx.logs = self.logs
             ctx.sessions.subscribe(self.logs)

@@ -95,6 +95,7 @@ class CapacityRouter:
         limits: GroupLimits = no_limits,
         clock: Clock | None = None,
         metrics: RoutingMetrics | None = None,
+        elsewhere: Callable[[str], int] = lambda group: 0,
     ) -> None:
         self._engines = list(engines)
         self._by_name = {e.name: e for e in self._engines}
@@ -103,6 +104,8 @@ class CapacityRouter:
         self.cache = ProbeCache(probes, ttl_s=probe_ttl_s, clock=self.clock)
         self.queue_timeout_s = queue_timeout_s
         self.limits = limits
+        # sessions of a group other replicas hold ([ha]): counted against the group's cap too
+        self.elsewhere = elsewhere
         self.metrics = metrics or RoutingMetrics()
         self.metrics.watch(self)
         self._holds: dict[int, Hold] = {}
@@ -177,7 +180,11 @@ class CapacityRouter:
         hold.release = release
 
     def group_open(self, group: str) -> int:
-        return sum(1 for h in self._holds.values() if group in h.groups)
+        return sum(1 for h in self._holds.values() if group in h.groups) + self.elsewhere(group)
+
+    def kick(self) -> None:
+        """Something outside changed (another replica's sessions): look at the queue again."""
+        self._kick()
 
     # -- routing ------------------------------------------------------------------------------
 

@@ -31,6 +31,13 @@ from tests.requires import require_java
 from tests.sts import RunningSTS, spark_home
 
 POLICY = """
+[groups]
+bi = ["ian", "jo"]
+
+[[limits]]
+group = "bi"
+max_sessions = 1
+
 [[rules]]
 principals = ["*"]
 read = ["*.*"]
@@ -267,3 +274,23 @@ def test_a_sessions_links_and_api_answer_on_any_replica(fleet: list[GatewayThrea
 
 def basic(user: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:x".encode()).decode()
+
+
+def test_a_group_cap_holds_across_replicas(fleet: list[GatewayThread]) -> None:
+    """bi may hold one session: ian's on one replica makes jo wait on another until ian leaves."""
+    ian = hive.connect(fleet[0].host, port=fleet[0].port, username="ian")
+    time.sleep(0.5)  # ian's session is recorded in ZooKeeper (in the background after OpenSession)
+    admitted: list[object] = []
+    waiter = threading.Thread(target=lambda: admitted.append(hive.connect(fleet[1].host, port=fleet[1].port,
+                                                                          username="jo")), daemon=True)  # fmt: skip
+    started = time.monotonic()
+    waiter.start()
+    until(lambda: fleet[1].ctx.router.status()["queue_length"] == 1, 10, "jo to wait in replica 2's queue")
+    assert "group bi is at its session cap" in fleet[1].ctx.router.status()["queue"][0]["reason"]
+    time.sleep(1.0)
+    assert not admitted
+    ian.close()
+    waiter.join(15)
+    assert admitted, "jo was not admitted once ian's session ended on the other replica"
+    assert time.monotonic() - started < 15
+    admitted[0].close()  # type: ignore[attr-defined]
