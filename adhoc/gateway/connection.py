@@ -1,10 +1,15 @@
 """One client connection: handshake, then calls answered one at a time, then teardown.
 
 A single task reads the client's bytes (through the sans-IO ClientStream) and answers each call
-in turn, as every HS2 client expects. The transport tells us when the client goes (FIN, RST) even
-while a call is running on the engine (ClientProtocol below): then that call is cancelled and
-teardown cancels the client's operations and closes its sessions on the engine, on a side
-connection when the main one is mid-call.
+in turn, as every HS2 client expects. One call skips the task: a status call on an operation that
+has ended, arriving alone while the task waits for the next call, is answered from the stored
+reply right where the bytes arrive (`ClientProtocol.data_received`): Hive JDBC makes one per row
+it reads, and waking the task, decoding the call and dispatching it cost more than the answer.
+
+The transport tells us when the client goes (FIN, RST) even while a call is running on the
+engine (ClientProtocol below): then that call is cancelled and teardown cancels the client's
+operations and closes its sessions on the engine, on a side connection when the main one is
+mid-call.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from adhoc.gateway.context import GatewayContext
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import NEED_DATA, ClientStream, Credentials, Request, Transport
+from adhoc.protocol.status_call import framed_status_call, status_call
 
 log = logging.getLogger("adhoc.gateway")
 
@@ -38,6 +44,12 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
     def __init__(self, on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> None:
         super().__init__(asyncio.StreamReader(limit=1 << 20), on_connect)
         self.on_gone: Callable[[], None] | None = None
+        self.answer_now: Callable[[bytes], bool] | None = None  # True: the bytes were answered here
+
+    def data_received(self, data: bytes) -> None:
+        answer_now = self.answer_now
+        if answer_now is None or not answer_now(data):
+            super().data_received(data)
 
     def eof_received(self) -> bool:
         keep_open = bool(super().eof_received())
@@ -61,12 +73,17 @@ class ClientConnection:
         self.stream = ClientStream(max_frame_bytes=ctx.config.server.max_frame_bytes)
         self.calls = CallHandler(ctx, self.peer)
         self._busy = False  # a call is being answered
-        self._last_call_at = asyncio.get_running_loop().time()
+        self._loop = asyncio.get_running_loop()
+        self._last_call_at = self._loop.time()
+        # The task waits for a call and has nothing unread: bytes arriving now may be answered
+        # in place (_answer_now); any bytes handed to the reader end it until the next wait.
+        self._between_calls = False
         self._task: asyncio.Task[None] | None = None
         keepalive(writer)
         protocol = writer.transport.get_protocol()
         if isinstance(protocol, ClientProtocol):
             protocol.on_gone = self._client_gone
+            protocol.answer_now = self._answer_now
 
     @property
     def quiet(self) -> bool:
@@ -148,11 +165,18 @@ class ClientConnection:
     async def _feed(self) -> None:
         # Reading happens only between calls: silence during a long query is not idleness.
         idle = self.ctx.config.server.idle_timeout_s
-        if idle > 0:
-            async with asyncio.timeout(idle):
-                data = await self.reader.read(READ_SIZE)
-        else:
+        if idle <= 0:
             data = await self.reader.read(READ_SIZE)
+        else:
+            while True:
+                try:
+                    async with asyncio.timeout_at(self._last_call_at + idle):
+                        data = await self.reader.read(READ_SIZE)
+                    break
+                except TimeoutError:
+                    if self._loop.time() >= self._last_call_at + idle:
+                        raise
+                    # calls answered in place meanwhile: idle only since the last of them
         if not data:
             raise ClientGone()
         self.stream.receive_data(data)
@@ -163,7 +187,11 @@ class ClientConnection:
         for request in first:
             await self._answer(request)
         while True:
-            await self._feed()
+            self._between_calls = self.stream.drained
+            try:
+                await self._feed()
+            finally:
+                self._between_calls = False
             while (event := self.stream.next_event()) is not NEED_DATA:
                 if not isinstance(event, Request):
                     raise ProtocolError("unexpected SASL frame after the handshake")
@@ -176,6 +204,27 @@ class ClientConnection:
         finally:
             self._busy = False
             self._last_call_at = asyncio.get_running_loop().time()
+
+    def _answer_now(self, data: bytes) -> bool:
+        """Answer `data` here if it is one whole status call of an ended operation of this
+        connection; False hands it to the task (and ends answering here until it waits again)."""
+        if not self._between_calls:
+            return False
+        self._between_calls = False
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+            return False  # the general path waits for the client to read
+        sasl = self.stream.transport is Transport.SASL
+        call = framed_status_call(data) if sasl else status_call(data)
+        if call is None:
+            return False
+        answer = self.calls.answer_ended_status(call[0], call[1], framed=sasl)
+        if answer is None:
+            return False
+        transport.write(answer)
+        self._last_call_at = self._loop.time()
+        self._between_calls = True
+        return True
 
     async def _send(self, out: Outgoing) -> None:
         if isinstance(out, Reply):
@@ -193,6 +242,7 @@ class ClientConnection:
 
     async def _teardown(self) -> None:
         """Cancel the client's operations and close its sessions on the engines, then hang up."""
+        self._between_calls = False
         self.writer.close()
         budget = self.ctx.config.server.teardown_timeout_s
         by_backend: dict[int, list[ClientSession]] = {}

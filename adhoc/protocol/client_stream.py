@@ -88,6 +88,11 @@ class ClientStream:
     def authenticated(self) -> bool:
         return self._state is _State.DATA
 
+    @property
+    def drained(self) -> bool:
+        """No bytes of a message are held: the next bytes received start a new message."""
+        return not self._buffer and not self._pending
+
     def receive_data(self, data: bytes) -> None:
         self._buffer.feed(data)
 

@@ -290,12 +290,16 @@ def _write_value(out: bytearray, ttype: int, value: Value) -> None:
 class StoredReply:
     """A reply kept to answer the same call again: the same bytes with each new call's seqid."""
 
-    __slots__ = ("_message", "_seqid_at")
+    __slots__ = ("_framed_head", "_head", "_tail")
 
     def __init__(self, message: bytes) -> None:
-        self._message = message
-        self._seqid_at = read_message_header(message).body_offset - 4
+        at = read_message_header(message).body_offset - 4
+        self._head, self._tail = message[:at], message[at + 4 :]
+        self._framed_head = _I32.pack(len(message)) + self._head  # the SASL transport's length prefix
 
     def answer(self, seqid: int) -> bytes:
-        at = self._seqid_at
-        return self._message[:at] + _I32.pack(seqid) + self._message[at + 4 :]
+        return b"".join((self._head, _I32.pack(seqid), self._tail))
+
+    def answer_framed(self, seqid: int) -> bytes:
+        """The answer with its SASL-transport frame header, in one piece for one write."""
+        return b"".join((self._framed_head, _I32.pack(seqid), self._tail))
