@@ -34,15 +34,15 @@ class ThriftServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: ClientProtocol(self._accept), host, port, backlog=1024)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, client: ClientProtocol) -> None:
         metrics = self.ctx.metrics
         if len(self._connections) >= self.ctx.config.server.max_connections:
             metrics.error("TooManyConnections")
-            writer.close()
+            client.close()
             return
         task = asyncio.current_task()
         assert task is not None
-        connection = ClientConnection(self.ctx, reader, writer)
+        connection = ClientConnection(self.ctx, client)
         self._connections[task] = connection
         metrics.connections.inc()
         metrics.connections_open.inc()

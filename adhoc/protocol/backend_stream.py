@@ -49,6 +49,16 @@ class BackendStream:
     def receive_data(self, data: bytes) -> None:
         self._buffer.feed(data)
 
+    @property
+    def event_ready(self) -> bool:
+        """next_event() would hand out something (or fail) rather than NEED_DATA."""
+        buffer = self._buffer
+        if not self.handshake_done:
+            head = buffer.peek_status_u32()
+            return head is not None and len(buffer) >= 5 + head[1]
+        size = buffer.peek_u32()
+        return size is not None and (len(buffer) >= 4 + size or size > self.max_frame_bytes)
+
     def next_event(self) -> BackendEvent:
         if not self.handshake_done:
             head = self._buffer.peek_status_u32()

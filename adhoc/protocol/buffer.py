@@ -42,6 +42,11 @@ class ReceiveBuffer:
     def take(self, n: int) -> bytes:
         out = bytes(self._data[self._start : self._start + n])
         self._start += n
+        if self._start >= len(self._data):
+            # All consumed: let the memory go now, not at the next feed (an idle connection
+            # would otherwise hold its last message, a whole result batch for a fetch).
+            self._data = bytearray()
+            self._start = 0
         return out
 
     def view(self) -> memoryview:
