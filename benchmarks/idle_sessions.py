@@ -4,10 +4,12 @@
 
 Clients, gateway and fake engine each run in their own process, so each one's descriptors are
 its own: a client holds 1 socket per session, the gateway 2 (the client's and its engine
-connection), the fake engine 1. The gateway is started with RLIMIT_NOFILE = `open_files` (soft and
-hard, as systemd's LimitNOFILE sets both): 10,000 sessions need 20,000 descriptors plus a few,
-one more than this machine's default hard limit of 20,000 gives (that is what `adhoc serve` says at
-start when `max_connections` needs more than the limit allows).
+connection; HS2 sessions die with their engine connection, so it cannot be shared), the fake
+engine 1. The gateway is started asking for RLIMIT_NOFILE = 2 per session + 1,000 (soft and hard,
+as systemd's LimitNOFILE sets both). Raising a hard limit needs CAP_SYS_RESOURCE; without it the
+hard limit stays, and the run opens only as many sessions as that holds (and says so): 10,000
+sessions need 20,000 sockets plus the gateway's own ~15 descriptors, more than a hard limit of
+20,000 gives. `adhoc serve` says the same at start when `max_connections` needs more.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class IdleFigures:
     client_fds: str
     gateway_limit: tuple[int, int]
     open_seconds: float
+    asked: int  # sessions asked for; more than the gateway's open-files limit holds are not tried
 
 
 def open_idle_session(port: int, i: int) -> RawClient:
@@ -58,6 +61,8 @@ def idle_sessions(n: int, open_files: tuple[int, int]) -> IdleFigures:
             open_idle_session(port, 0).close()  # warm: first login, first route, imports
             time.sleep(0.5)
             base = rss_mib(proc.pid)
+            soft, _ = open_files_limit(proc.pid)
+            asked, n = n, min(n, (soft - sum(descriptors(proc.pid).values()) - 2) // 2)
             clients: list[RawClient] = []
             errors: list[str] = []
 
@@ -78,7 +83,7 @@ def idle_sessions(n: int, open_files: tuple[int, int]) -> IdleFigures:
                 per_session_kib=(held - base) * 1024 / max(len(clients), 1),
                 gateway_fds=shown(descriptors(proc.pid)), engine_fds=shown(descriptors(engine.pid)),
                 client_fds=shown(descriptors(os.getpid())), gateway_limit=open_files_limit(proc.pid),
-                open_seconds=took,
+                open_seconds=took, asked=asked,
             )  # fmt: skip
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(lambda c: c.close(), clients))
@@ -88,9 +93,10 @@ def idle_sessions(n: int, open_files: tuple[int, int]) -> IdleFigures:
 def rows(figures: IdleFigures, n: int) -> list[tuple[str, ...]]:
     errors = f"{len(figures.errors)} errors" + (f" (first: {figures.errors[0]})" if figures.errors else "")
     soft, hard = figures.gateway_limit
+    capped = f" (the gateway's open-files limit {soft:,} holds no more)" if figures.asked > figures.opened else ""
     return [
-        (f"{n:,} idle sessions opened", "", f"{figures.opened:,} in {figures.open_seconds:.0f} s, {errors}", "",
-         "0 errors"),
+        (f"{n:,} idle sessions opened", "", f"{figures.opened:,} in {figures.open_seconds:.0f} s, {errors}{capped}",
+         "", "0 errors"),
         (f"{n:,} idle sessions: gateway RSS (MiB)", "", f"{figures.base_mib:.0f} -> {figures.held_mib:.0f}",
          f"{figures.per_session_kib:.1f} KiB/session", f"<= {GOAL_MIB} MiB, <= {GOAL_KIB_PER_SESSION} KiB/session"),
         ("descriptors held: gateway", f"limit {soft:,}/{hard:,}", figures.gateway_fds, "", "2 per session"),
