@@ -1,5 +1,7 @@
 """What one call costs the gateway, against the instant-reply fake engine (benchmarks/fake_engine.py).
 
+- The gateway's own work per answered status call: the same bytes handed to a real connection's
+  `data_received` N times in this process, the answer written to a transport that drops it.
 - CPU per answered status call: the gateway process's CPU time (/proc/PID/stat) over N
   GetOperationStatus calls on an ended operation, one at a time as Hive JDBC makes them. Beside
   it the machine's floor for the same exchange: a bare uvloop Protocol answering each read with
@@ -71,17 +73,76 @@ def rpc_compare(relay_port: int, gateway_port: int, n: int) -> dict[str, tuple[l
     return out
 
 
-def answered_status_cpu_us(port: int, pid: int, n: int, rounds: int = 3) -> float:
-    """The gateway's CPU per answered status call, best of `rounds` (us)."""
+def _cpu_per_call_us(pid: int, sock: socket.socket, frame: bytes, n: int) -> float:
+    before = cpu_seconds(pid)
+    for _ in range(n):
+        sock.sendall(frame)
+        (length,) = struct.unpack(">I", recv_exact(sock, 4))
+        recv_exact(sock, length)
+    return (cpu_seconds(pid) - before) / n * 1e6
+
+
+def answered_status_vs_floor(port: int, pid: int, n: int, rounds: int = 3) -> tuple[float, float]:
+    """The gateway's CPU per answered status call and the floor's for the same bytes (us), best of
+    `rounds` each, taken in turns so a busy moment on a shared machine hits both."""
     client = RpcClient(port)
+    frame = client.frames["GetOperationStatus"]
     client.time_us("GetOperationStatus", 1000)  # the first goes to the engine; warm up
-    best = float("inf")
-    for _ in range(rounds):
-        before = cpu_seconds(pid)
-        client.time_us("GetOperationStatus", n)
-        best = min(best, (cpu_seconds(pid) - before) / n * 1e6)
+    floor_port = free_port()
+    with process([sys.executable, "-m", "benchmarks.call_cost", str(floor_port)], "ready") as floor:
+        sock = socket.create_connection(("127.0.0.1", floor_port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _cpu_per_call_us(floor.pid, sock, frame, 1000)
+        through, bare = float("inf"), float("inf")
+        for _ in range(rounds):
+            through = min(through, _cpu_per_call_us(pid, client.client.sock, frame, n))
+            bare = min(bare, _cpu_per_call_us(floor.pid, sock, frame, n))
+        sock.close()
     client.client.close()
-    return best
+    return through, bare
+
+
+class _DroppingTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def _answered_status_work_us(n: int) -> float:
+    from benchmarks.fake_engine import FakeEngine
+    from tests.gateway.fast.conftest import start_gateway
+
+    gw = await start_gateway(FakeEngine())
+    try:
+        client = await gw.client()
+        session = await client.open_session()
+        op = (await client.execute(session, "SELECT 1", run_async=True)).operationHandle
+        await client.status(op)  # the engine says it finished: from now on answered by the gateway
+        await asyncio.sleep(0.05)  # the connection waits for its next call
+        (connection,) = gw.server._connections.values()
+        protocol, real = connection.client, connection.client.transport
+        message = encode_call("GetOperationStatus", ttypes.TGetOperationStatusReq(op, getProgressUpdate=False), 1)
+        frame = struct.pack(">I", len(message)) + message
+        protocol.transport = _DroppingTransport()
+        try:
+            started = time.process_time()
+            for _ in range(n):
+                protocol.data_received(frame)
+            took = (time.process_time() - started) / n * 1e6
+        finally:
+            protocol.transport = real
+        assert gw.ctx.metrics.hot.status_answered_here == n, "every call answered in place"
+        return took
+    finally:
+        await gw.server.stop(0)
+
+
+def answered_status_work_us(n: int) -> float:
+    """The gateway's own CPU per answered status call, without the sockets: a real connection's
+    `data_received` with a whole status frame, its answer written to a transport that drops it."""
+    return asyncio.run(_answered_status_work_us(n))
 
 
 class _FixedReply(asyncio.Protocol):
@@ -96,24 +157,6 @@ async def _floor_server(port: int) -> None:
     server = await asyncio.get_running_loop().create_server(_FixedReply, "127.0.0.1", port)
     print("ready", flush=True)
     await server.serve_forever()
-
-
-def io_floor_cpu_us(frame: bytes, n: int, rounds: int = 3) -> float:
-    """CPU per call of a server that does nothing but answer each read (us), best of `rounds`."""
-    port = free_port()
-    with process([sys.executable, "-m", "benchmarks.call_cost", str(port)], "ready") as proc:
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        best = float("inf")
-        for i in range(rounds + 1):
-            before = cpu_seconds(proc.pid)
-            for _ in range(n):
-                sock.sendall(frame)
-                recv_exact(sock, 8)
-            if i:  # the first round warms up
-                best = min(best, (cpu_seconds(proc.pid) - before) / n * 1e6)
-        sock.close()
-        return best
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ class ReceiveBuffer:
         return self._data[self._start] if len(self) else None
 
     def take(self, n: int) -> bytes:
-        out = bytes(self._data[self._start : self._start + n])
+        with memoryview(self._data) as view:  # one copy, not a bytearray slice and then bytes of it
+            out = view[self._start : self._start + n].tobytes()
         self._start += n
         if self._start >= len(self._data):
             # All consumed: let the memory go now, not at the next feed (an idle connection
