@@ -3,13 +3,13 @@
 A single task reads the client's bytes (through the sans-IO ClientStream) and answers each call
 in turn, as every HS2 client expects. One call skips the task: a status call on an operation that
 has ended, arriving alone while the task waits for the next call, is answered from the stored
-reply right where the bytes arrive (`ClientProtocol.data_received`): Hive JDBC makes one per row
-it reads, and waking the task, decoding the call and dispatching it cost more than the answer.
+reply right where the bytes arrive (`ClientProtocol.data_received`, gateway/client_socket.py):
+Hive JDBC makes one per row it reads, and waking the task, decoding the call and dispatching it
+cost more than the answer.
 
-The transport tells us when the client goes (FIN, RST) even while a call is running on the
-engine (ClientProtocol below): then that call is cancelled and teardown cancels the client's
-operations and closes its sessions on the engine, on a side connection when the main one is
-mid-call.
+The socket tells us when the client goes (FIN, RST) even while a call is running on the engine:
+then that call is cancelled and teardown cancels the client's operations and closes its sessions
+on the engine, on a side connection when the main one is mid-call.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
 from adhoc.gateway.backend import keepalive
 from adhoc.gateway.calls import CallHandler, ClientSession, Outgoing
+from adhoc.gateway.client_socket import ClientProtocol
 from adhoc.gateway.context import GatewayContext
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
@@ -32,121 +31,11 @@ from adhoc.protocol.status_call import framed_status_call, status_call
 log = logging.getLogger("adhoc.gateway")
 
 _WRITE_HIGH_WATER = 1024 * 1024  # wait for the client to read once this much is buffered
-_READ_HIGH_WATER = 2 * 1024 * 1024  # stop reading a client that sends this far ahead of its answers
 _QUIET_AFTER_S = 1.0  # a draining gateway ends a connection only after this long without a call
 
 
 class ClientGone(Exception):
     pass
-
-
-class ClientProtocol(asyncio.Protocol):
-    """The client's socket as its connection task sees it: bytes read in whole chunks, writes with
-    flow control, and word when the peer is gone, whoever is reading or not. One object per
-    connection instead of asyncio's StreamReaderProtocol + StreamReader + StreamWriter (about 2 KiB
-    less per idle session), and status calls answered in place (`answer_now`) never reach it."""
-
-    def __init__(self, on_connect: Callable[[ClientProtocol], Coroutine[Any, Any, None]]) -> None:
-        self._on_connect = on_connect
-        self.transport: Any = None  # uvloop's TCPTransport or asyncio's: the same methods
-        self.task: asyncio.Task[None] | None = None  # held here: the loop keeps only weak references
-        self.on_gone: Callable[[], None] | None = None
-        self.answer_now: Callable[[bytes], bool] | None = None  # True: the bytes were answered here
-        self._received: list[bytes] = []
-        self._received_size = 0
-        self._reading_paused = False
-        self._eof = False
-        self._lost = False
-        self._read_waiter: asyncio.Future[None] | None = None
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
-
-    # -- asyncio.Protocol -------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        self.task = asyncio.get_running_loop().create_task(self._on_connect(self))
-
-    def data_received(self, data: bytes) -> None:
-        answer_now = self.answer_now
-        if answer_now is not None and answer_now(data):
-            return
-        self._received.append(data)
-        self._received_size += len(data)
-        if self._received_size > _READ_HIGH_WATER and not self._reading_paused:
-            self._reading_paused = True  # a client sending faster than its calls are answered
-            self.transport.pause_reading()
-        self._wake_reader()
-
-    def eof_received(self) -> bool:
-        self._eof = True
-        self._wake_reader()
-        if self.on_gone is not None:
-            self.on_gone()
-        return True  # half-closed: the answer to a call already read may still be written
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = self._lost = True
-        self._wake_reader()
-        self.resume_writing()
-        if self.on_gone is not None:
-            self.on_gone()
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # -- for the connection task --------------------------------------------------------------------
-
-    async def read(self) -> bytes:
-        """The bytes received since the last read (b"" once the client closed its side)."""
-        if not self._received and not self._eof:
-            self._read_waiter = waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                self._read_waiter = None
-        received = self._received
-        if not received:
-            return b""
-        data = received[0] if len(received) == 1 else b"".join(received)
-        received.clear()
-        self._received_size = 0
-        if self._reading_paused and not self._lost:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        return data
-
-    def write(self, data: bytes | memoryview) -> None:
-        self.transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait until the transport's buffer is under its high-water mark again."""
-        if self._lost:
-            raise ConnectionResetError("the client connection was lost")
-        if not self._write_paused:
-            return
-        self._drain_waiter = waiter = asyncio.get_running_loop().create_future()
-        await waiter
-        if self._lost:
-            raise ConnectionResetError("the client connection was lost")
-
-    def close(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    def get_extra_info(self, name: str) -> Any:
-        return self.transport.get_extra_info(name)
-
-    def _wake_reader(self) -> None:
-        waiter = self._read_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 class ClientConnection:

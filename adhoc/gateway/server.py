@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from adhoc.gateway.connection import ClientConnection, ClientProtocol
+from adhoc.gateway.client_socket import ClientProtocol
+from adhoc.gateway.connection import ClientConnection
 from adhoc.gateway.context import GatewayContext
 
 log = logging.getLogger("adhoc.gateway")
