@@ -17,8 +17,9 @@ failures are high, whatever the number of connections. The right password still 
   ADDRESS_DELAY_CAP_S apart): a guesser of bob's password from one address costs bob, logging in
   from another, about 2 s; one guessing from behind a NAT, an office, a BI server costs the others
   there at most 5 s;
-- a success clears the user's count and the user's count at that address (not the address's:
-  a guesser with one valid account must not wipe its own record).
+- a success clears the user's count at that address and takes that address's share off the user's
+  count (not the address's count: a guesser with one valid account must not wipe its own record;
+  nor other addresses' failures: a real login must not hand a spread-out guesser fresh guesses).
 The trade-off, as every throttle makes it: a guesser using many addresses at once, each fresh,
 fills the fresh lines too; the rate stays bounded (per user <= 0.7 checks/s, per address 0.2/s),
 but the real user's attempt may then be refused with "try again in N s" until the flood stops.
@@ -148,10 +149,13 @@ class Throttle:
                                           f"for this user or from {host})") from None  # fmt: skip
             raise
         now = self._clock()
-        self._lines.pop(f"pair:{user}@{host}", None)  # the user proved themselves here: a clean line
+        # The user proved themselves here: a clean line at this address, and the user's count loses
+        # what came from here (this attempt included). Failures from other addresses stay: clearing
+        # them would hand a guesser spread over many addresses fresh guesses after every real login.
+        pair = self._lines.pop(f"pair:{user}@{host}", None)
         user_line = self._lines.get(f"user:{user}")
         if user_line is not None:
-            user_line.failures = 0  # its reserved slots stay: others may be guessing elsewhere
+            user_line.failures = max(0, user_line.failures - (pair.failures if pair is not None else 1))
         addr = self._lines.get(f"addr:{host}")
         if addr is not None:
             addr.failures = max(0, addr.failures - 1)  # this attempt's own count, taken back

@@ -13,7 +13,7 @@ from pyhive import hive
 from thrift.transport.TTransport import TTransportException
 
 from adhoc.auth.passwd import passwd_main
-from adhoc.auth.throttle import ADDRESS_DELAY_CAP_S, Throttle
+from adhoc.auth.throttle import ADDRESS_DELAY_CAP_S, FRESH_USER_CAP_S, Throttle
 from adhoc.config import AuditConfig, AuthConfig
 from adhoc.errors import AuthenticationError
 from tests.auth.test_authenticators import Clock, Fixed
@@ -109,3 +109,16 @@ def test_many_failures_from_one_address_never_lock_out_the_right_password(sts: R
     assert all("authentication failed" in e["reason"] for e in denials)
     assert any("wait: repeated failures" in e["reason"] for e in denials)
     assert [e["decision"] for e in events if e["event"] == "login"][-1] == "allow"
+
+
+async def test_a_real_login_does_not_hand_a_spread_out_guesser_fresh_guesses() -> None:
+    clock = Clock()
+    t = throttle(clock)
+    for i in range(10):  # each guess from another address: every one "fresh" there
+        await fail(t, "bob", f"10.1.0.{i}:1")
+    before = t.delay_for("bob", "10.9.9.9")
+    assert before > 0
+    assert (await t.authenticate("bob", "right", "10.2.0.1:1")).name == "bob"
+    clock.now += before  # the real login's own wait passes; the guessers' record does not
+    assert t.delay_for("bob", "10.9.9.8") > 0
+    assert t.delay_for("bob", "10.2.0.1") <= FRESH_USER_CAP_S  # bob himself: the fresh line's 2 s at most
