@@ -7,6 +7,7 @@ operation_calls); `calls.CallHandler` puts them together and dispatches.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from adhoc.engines import Engine
 from adhoc.errors import EngineError, PermissionDenied, UnknownHandle
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.engine_link import EngineConnection
+from adhoc.gateway.login import Transport
 from adhoc.gateway.operations import Operation
 from adhoc.gateway.sessions import SessionRecord
 from adhoc.protocol import hs2
@@ -48,9 +50,10 @@ class ClientSession:
 class CallBase:
     """The per-connection state; the call mixins read and change it through these helpers."""
 
-    def __init__(self, ctx: GatewayContext, peer: str) -> None:
+    def __init__(self, ctx: GatewayContext, peer: str, via: Transport = "thrift") -> None:
         self.ctx = ctx
         self.peer = peer
+        self.via: Transport = via  # how its logins are audited
         self.principal: Principal | None = None
         self.password = ""  # kept to open engine connections (and one for teardown); never logged
         self.sessions: dict[bytes, ClientSession] = {}
@@ -109,6 +112,42 @@ class CallBase:
         self.ctx.sessions.close(session.record.session_id)
         self.ctx.metrics.sessions_open.dec()
         session.release()
+
+    async def close_all(self, budget_s: float) -> bool:
+        """Cancel every operation and close every session on its engine (on a side connection where
+        the main one is mid-call or broken), then forget them and close the engine connections.
+        False when the budget ran out first (what was not closed then is gone with the connections)."""
+        by_backend: dict[int, list[ClientSession]] = {}
+        for session in list(self.sessions.values()):
+            by_backend.setdefault(id(session.backend), []).append(session)
+        try:
+            async with asyncio.timeout(budget_s):
+                await asyncio.gather(*(self._close_on(sessions, budget_s) for sessions in by_backend.values()),
+                                     return_exceptions=True)  # fmt: skip
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            for session in list(self.sessions.values()):
+                self.forget_session(session)
+            for backend in self.backends.values():
+                backend.close()
+
+    async def _close_on(self, sessions: list[ClientSession], budget_s: float) -> None:
+        main = sessions[0].backend
+        conn = main
+        if main.busy or main.broken:
+            conn = await self.connect(main.engine, budget_s)
+        try:
+            for session in sessions:
+                for op in list(session.operations.values()):
+                    if op.synthetic is None:
+                        await conn.call(hs2.handle_call("CancelOperation", op.ref))
+                await conn.call(hs2.handle_call("CloseSession", session.ref))
+                log.info("closed session of a departed client", extra={"session": session.record.session_id})
+        finally:
+            if conn is not main:
+                conn.close()
 
     def drop_broken_backends(self) -> None:
         for session in [s for s in self.sessions.values() if s.backend.broken]:

@@ -36,7 +36,7 @@ class CallHandler(SessionCalls, StatementCalls, OperationCalls):
     # -- login -----------------------------------------------------------------------------------
 
     async def login(self, user: str, password: str) -> Principal:
-        principal = await login(self.ctx, user, password, self.peer, via="thrift")
+        principal = await login(self.ctx, user, password, self.peer, via=self.via)
         self.principal, self.password = principal, password
         return principal
 

@@ -20,10 +20,9 @@ import logging
 
 from adhoc.errors import AdhocError, AuthenticationError, ProtocolError
 from adhoc.gateway.backend import keepalive
-from adhoc.gateway.calls import CallHandler, ClientSession, Outgoing
+from adhoc.gateway.calls import CallHandler, Outgoing
 from adhoc.gateway.client_socket import ClientProtocol
 from adhoc.gateway.context import GatewayContext
-from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import NEED_DATA, ClientStream, Credentials, Request, Transport
 from adhoc.protocol.status_call import framed_status_call, status_call
@@ -216,35 +215,5 @@ class ClientConnection:
         """Cancel the client's operations and close its sessions on the engines, then hang up."""
         self._between_calls = False
         self.client.close()
-        budget = self.ctx.config.server.teardown_timeout_s
-        by_backend: dict[int, list[ClientSession]] = {}
-        for session in list(self.calls.sessions.values()):
-            by_backend.setdefault(id(session.backend), []).append(session)
-        try:
-            async with asyncio.timeout(budget):
-                await asyncio.gather(
-                    *(self._close_sessions(sessions) for sessions in by_backend.values()), return_exceptions=True
-                )
-        except TimeoutError:
+        if not await self.calls.close_all(self.ctx.config.server.teardown_timeout_s):
             log.warning("teardown ran out of time", extra={"client": self.peer})
-        finally:
-            for session in list(self.calls.sessions.values()):
-                self.calls.forget_session(session)
-            for backend in self.calls.backends.values():
-                backend.close()
-
-    async def _close_sessions(self, sessions: list[ClientSession]) -> None:
-        main = sessions[0].backend
-        conn = main
-        if main.busy or main.broken:
-            conn = await self.calls.connect(main.engine, self.ctx.config.server.teardown_timeout_s)
-        try:
-            for session in sessions:
-                for op in list(session.operations.values()):
-                    if op.synthetic is None:
-                        await conn.call(hs2.handle_call("CancelOperation", op.ref))
-                await conn.call(hs2.handle_call("CloseSession", session.ref))
-                log.info("closed session of a departed client", extra={"session": session.record.session_id})
-        finally:
-            if conn is not main:
-                conn.close()

@@ -16,7 +16,7 @@ from aiohttp import web
 from adhoc.auth import Principal
 from adhoc.errors import AuthenticationError
 from adhoc.gateway.context import GatewayContext
-from adhoc.gateway.login import login
+from adhoc.gateway.login import Transport, login
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="adhoc", charset="UTF-8"'}
 
@@ -26,32 +26,43 @@ def unauthorized(text: str) -> web.HTTPUnauthorized:
 
 
 async def authenticate_request(ctx: GatewayContext, request: web.Request) -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
+    credentials = basic_credentials(request)
+    if credentials is None:
         raise unauthorized("Basic authentication required")
+    return await login_basic(ctx, *credentials, peer_of(request), via="http")
+
+
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic` header; None without one; 401 when malformed."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
     try:
         user, sep, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise unauthorized("malformed Basic credentials") from None
     if not sep:
         raise unauthorized("malformed Basic credentials: no ':' between user and password")
-    peer = _peer(request)
+    return user, password
+
+
+async def login_basic(ctx: GatewayContext, user: str, password: str, peer: str, *, via: Transport) -> Principal:
+    """The one login step for Basic credentials, a success remembered briefly: a browser (every asset
+    of a proxied Spark UI) or Hive JDBC over HTTP (every call) sends the same credentials each time,
+    and they are checked, counted and audited once."""
     host = peer.rsplit(":", 1)[0]
-    # A browser sends the same credentials with every request (each asset of a proxied Spark UI):
-    # a success is checked, counted and audited once, then remembered briefly.
     known = ctx.recent_logins.get(user, password, host)
     if known is not None:
         return known
     try:
-        principal = await login(ctx, user, password, peer, via="http")
+        principal = await login(ctx, user, password, peer, via=via)
     except AuthenticationError as e:
         raise unauthorized(e.message) from None
     ctx.recent_logins.put(user, password, host, principal)
     return principal
 
 
-def _peer(request: web.Request) -> str:
+def peer_of(request: web.Request) -> str:
     """host:port, as the Thrift side names a client (the throttle keys on the host part)."""
     peername = request.transport.get_extra_info("peername") if request.transport else None
     if isinstance(peername, tuple) and len(peername) >= 2:

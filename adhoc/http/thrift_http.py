@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from adhoc.auth import Principal
-from adhoc.errors import AdhocError, AuthenticationError
+from adhoc.errors import AdhocError
 from adhoc.gateway.calls import CallHandler
 from adhoc.gateway.context import GatewayContext
-from adhoc.gateway.login import login
+from adhoc.http.basic_auth import basic_credentials, login_basic, peer_of, unauthorized
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import Request
@@ -49,22 +49,12 @@ log = logging.getLogger("adhoc.http")
 
 COOKIE = "hive.server2.auth"
 COOKIE_TTL_S = 3600.0
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="adhoc"'}
 THRIFT = "application/x-thrift"
-
-
-class HttpCallHandler(CallHandler):
-    """The call layer for one HS2 session opened over HTTP: logins are audited as thrift-http."""
-
-    async def login(self, user: str, password: str) -> Principal:
-        principal = await login(self.ctx, user, password, self.peer, via="thrift-http")
-        self.principal, self.password = principal, password
-        return principal
 
 
 @dataclass(eq=False)
 class HttpSession:
-    calls: HttpCallHandler
+    calls: CallHandler
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
 
@@ -115,8 +105,7 @@ class ThriftHttp:
             raise web.HTTPLengthRequired(text="a Content-Length is required\n")
         if request.content_length is not None and request.content_length > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        peer = f"{request.remote or '?'}:{(request.transport.get_extra_info('peername') or ('', 0))[1]}" \
-            if request.transport else "?"  # fmt: skip
+        peer = peer_of(request)
         principal, password, fresh = await self._authenticate(request, peer)
         body = await request.read()
         try:
@@ -140,50 +129,34 @@ class ThriftHttp:
         """(who, password for the engine, who to issue a cookie for). A valid cookie comes first: a
         client sending it (beeline does, with Basic on every request too) costs no password check."""
         cookie = request.cookies.get(COOKIE)
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        basic = scheme.lower() == "basic"
         if cookie:
             cookie_user = self.cookies.user_of(cookie)
             known = self._principals.get(cookie_user) if cookie_user is not None else None
             if known is not None:
-                return known, self._basic_password(credentials, known.name) if basic else "", None
-            if not basic:
-                raise web.HTTPUnauthorized(headers=CHALLENGE, text="the session cookie is forged or expired\n")
-        if basic:
-            user, password = self._basic(credentials)
+                return known, self._password_beside_cookie(request, known.name), None
+            if "Authorization" not in request.headers:
+                raise unauthorized("the session cookie is forged or expired")
+        credentials = basic_credentials(request)
+        if credentials is not None:
+            user, password = credentials
             if self.ctx.config.auth.method == "none":
                 return Principal(user), password, None
-            host = peer.rsplit(":", 1)[0]
-            known = self.ctx.recent_logins.get(user, password, host)
-            if known is None:
-                try:
-                    known = await login(self.ctx, user, password, peer, via="thrift-http")
-                except AuthenticationError as e:
-                    raise web.HTTPUnauthorized(headers=CHALLENGE, text=e.message + "\n") from None
-                self.ctx.recent_logins.put(user, password, host, known)
+            known = await login_basic(self.ctx, user, password, peer, via="thrift-http")
             self._principals[user] = known
             return known, password, known
         if self.ctx.config.auth.method == "none":
             return None, "", None  # the user comes from OpenSession, as on the binary port
-        raise web.HTTPUnauthorized(headers=CHALLENGE, text="Basic authentication required\n")
+        raise unauthorized("Basic authentication required")
 
     @staticmethod
-    def _basic(credentials: str) -> tuple[str, str]:
+    def _password_beside_cookie(request: web.Request, user: str) -> str:
+        """The password sent with a cookie'd request (a new session's engine connection needs it),
+        only when it is the cookie user's."""
         try:
-            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise web.HTTPUnauthorized(headers=CHALLENGE, text="malformed Basic credentials\n") from None
-        return user, password
-
-    def _basic_password(self, credentials: str, user: str) -> str:
-        """The password that came with a cookie'd request (the engine connection of a new session
-        needs it), only when it is the cookie user's."""
-        try:
-            named, password = self._basic(credentials)
+            credentials = basic_credentials(request)
         except web.HTTPUnauthorized:
             return ""
-        return password if named == user else ""
+        return credentials[1] if credentials is not None and credentials[0] == user else ""
 
     def _session_for(self, call: Request, principal: Principal | None, password: str, peer: str) -> HttpSession:
         name = call.header.name
@@ -198,7 +171,7 @@ class ThriftHttp:
             return known
         # OpenSession, or a handle this user does not hold: a fresh call layer (which then answers
         # "Invalid SessionHandle", exactly as the binary port does for another connection's handle)
-        calls = HttpCallHandler(self.ctx, peer)
+        calls = CallHandler(self.ctx, peer, via="thrift-http")
         calls.principal, calls.password = principal, password
         return HttpSession(calls)
 
@@ -237,18 +210,8 @@ class ThriftHttp:
     async def _close(self, session: HttpSession) -> None:
         """Cancel its operations and close its sessions on the engine, then forget it."""
         async with session.lock:
-            calls = session.calls
-            try:
-                async with asyncio.timeout(self.ctx.config.server.teardown_timeout_s):
-                    for client_session in list(calls.sessions.values()):
-                        for op in list(client_session.operations.values()):
-                            if op.synthetic is None:
-                                await client_session.backend.call(hs2.handle_call("CancelOperation", op.ref))
-                        await client_session.backend.call(hs2.handle_call("CloseSession", client_session.ref))
-            except (TimeoutError, AdhocError, OSError) as e:
-                log.warning("closing an HTTP session on its engine failed", extra={"error": str(e)})
-            for client_session in list(calls.sessions.values()):
-                calls.forget_session(client_session)
+            if not await session.calls.close_all(self.ctx.config.server.teardown_timeout_s):
+                log.warning("closing an HTTP session on its engine ran out of time", extra={"user": session.user})
             self._forget_closed(session)
 
     async def close_all(self) -> None:
