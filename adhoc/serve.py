@@ -194,9 +194,8 @@ class Gateway:
             ctx.fleet = self._zookeeper
             ctx.sessions.subscribe(self._zookeeper)
             self.logs.claims = self._zookeeper  # one replica stores each pod's log
-            if isinstance(router, CapacityRouter):  # group caps count other replicas' sessions too
-                router.elsewhere = self._zookeeper.elsewhere
-                self._zookeeper.on_groups_changed = router.kick
+            if isinstance(router, CapacityRouter):  # caps, headroom and the queue count the other replicas too
+                router.use_peers(self._zookeeper.peers)
         if self.logs.enabled:
             ctx.logs = self.logs
             ctx.sessions.subscribe(self.logs)

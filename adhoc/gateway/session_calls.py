@@ -61,8 +61,7 @@ class SessionCalls(CallBase):
             raise
         record = self.ctx.sessions.get(session_id) if session_id else None
         if record is not None:  # what any replica answers for this session's links and API
-            facts = {**record.to_json(), "replica": self.ctx.replica_url,
-                     "capped_groups": sorted(authorizer.group_limits(principal))}  # fmt: skip
+            facts = {**record.to_json(), "replica": self.ctx.replica_url}
             self.ctx.fleet.attach(admission, session_id, facts)
         else:
             self.ctx.fleet.abandon(admission)

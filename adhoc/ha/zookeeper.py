@@ -35,13 +35,13 @@ from urllib.parse import quote
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.protocol.states import EventType, WatchedEvent
-from kazoo.recipe.watchers import ChildrenWatch
 from kazoo.retry import KazooRetry
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from adhoc.config import Config
 from adhoc.errors import ConfigError, EngineUnavailable
 from adhoc.ha import Admission
+from adhoc.ha.peers import ZooKeeperPeers
 
 log = logging.getLogger("adhoc.ha")
 
@@ -83,9 +83,10 @@ class ZooKeeperFleet:
         self._znode = ""  # this replica's discovery znode
         self._places: dict[str, tuple[str, str, bytes]] = {}  # session id -> (user, path, data)
         self.replica_id = uuid.uuid4().hex[:12]
-        self._group_nodes: dict[str, list[str]] = {}  # session id -> its znodes under /groups/<g>/
-        self._elsewhere: dict[str, int] = {}  # group -> sessions other replicas hold (a watch keeps it)
-        self.on_groups_changed: Callable[[], None] = lambda: None
+        # what routing must know of the other replicas (group sessions, placements, the queue)
+        keep = 2 * config.routing.probe_ttl_s + 1.0  # a placement is in every replica's figures by then
+        self.peers = ZooKeeperPeers(self.zk, self.state_root, self.replica_id, keep_placements_s=keep,
+                                    call=self._call)  # fmt: skip
         self._lost = False
         self._closing = False  # our own stop: the connection's end is expected, not a warning
         self._tasks: set[asyncio.Future[None]] = set()
@@ -111,6 +112,8 @@ class ZooKeeperFleet:
         self._set_connected(True)
         await asyncio.to_thread(self.zk.ensure_path, self.root)
         await asyncio.to_thread(self.zk.ensure_path, f"{self.state_root}/sessions")
+        engines = [e.name for e in self.config.effective_engines()]
+        await asyncio.to_thread(self.peers.start, self._loop, engines)
         log.info("connected to ZooKeeper", extra={"zookeeper": self.hosts})
 
     async def stop(self) -> None:
@@ -180,7 +183,7 @@ class ZooKeeperFleet:
             for session_id, (_user, path, data) in list(self._places.items()):
                 new_path = await asyncio.to_thread(self._create_place, path.rsplit("/", 1)[0], data, session_id)
                 self._places[session_id] = (_user, new_path, data)
-                await asyncio.to_thread(self._publish_groups, session_id)
+            await asyncio.to_thread(self.peers.requeue)
             self.reregistrations.inc()
             log.warning("ZooKeeper session re-established: registered again",
                         extra={"znode": self._znode, "sessions": len(self._places)})  # fmt: skip
@@ -241,60 +244,11 @@ class ZooKeeperFleet:
         user = str(facts.get("user", ""))
         self._places[session_id] = (user, admission.token, data)
 
-        capped = facts.get("capped_groups")
-        groups = [str(g) for g in capped] if isinstance(capped, list) else []
-        self._group_nodes[session_id] = [f"{self._group_dir(g)}/{self.replica_id}-{session_id}" for g in groups]
-
         def write() -> None:
             self.zk.set(admission.token, data)
             self._index(session_id, data)
-            self._publish_groups(session_id)
 
         self._spawn(write, "recording a session")
-
-    # -- group caps across replicas: each capped group's sessions, one znode each ----------------------
-
-    def _group_dir(self, group: str) -> str:
-        return f"{self.state_root}/groups/{quote(group, safe='') or '%00'}"
-
-    def _publish_groups(self, session_id: str) -> None:
-        for path in self._group_nodes.get(session_id, []):
-            try:
-                self.zk.create(path, b"", ephemeral=True, makepath=True)
-            except NodeExistsError:
-                pass
-
-    def elsewhere(self, group: str) -> int:
-        """Sessions of `group` other replicas hold, as the last ZooKeeper notification said (lags by
-        one notification; a session being opened elsewhere counts once its replica recorded it)."""
-        if group not in self._elsewhere:
-            self._elsewhere[group] = 0
-            if self.connected:
-                try:
-                    self.zk.ensure_path(self._group_dir(group))
-                    ChildrenWatch(self.zk, self._group_dir(group), partial(self._group_changed, group))
-                except KazooException as e:
-                    log.warning("cannot watch a group's sessions in ZooKeeper", extra={"group": group, "error": str(e)})
-                    del self._elsewhere[group]
-        return self._elsewhere.get(group, 0)
-
-    def _group_changed(self, group: str, children: list[str]) -> None:
-        """ChildrenWatch's callback (kazoo's thread)."""
-        count = sum(1 for c in children if not c.startswith(self.replica_id + "-"))
-        try:
-            here = asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            here = False
-        if here:  # the watch's first call, made while elsewhere() registers it: count now
-            self._elsewhere[group] = count
-        elif self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._set_elsewhere, group, count)
-
-    def _set_elsewhere(self, group: str, count: int) -> None:
-        before = self._elsewhere.get(group)
-        self._elsewhere[group] = count
-        if before is not None and count < before:
-            self.on_groups_changed()  # room freed elsewhere: the queue may move
 
     def abandon(self, admission: Admission) -> None:
         if admission.token:
@@ -315,8 +269,6 @@ class ZooKeeperFleet:
         if place is not None:
             self._delete_soon(place[1])
             self._delete_soon(f"{self.state_root}/sessions/{session_id}")
-        for path in self._group_nodes.pop(session_id, []):
-            self._delete_soon(path)
 
     def _delete_soon(self, path: str) -> None:
         """Free a place; while ZooKeeper is away, once it is back (its session may have survived)."""

@@ -21,7 +21,8 @@ from adhoc.auth import Principal
 from adhoc.engines import Engine
 from adhoc.routing.build import build_router
 from adhoc.routing.explain import EngineView, Explanation, QueueEntry
-from adhoc.routing.router import CapacityRouter, EngineFilter, Route, any_engine
+from adhoc.routing.route import EngineFilter, Route, any_engine
+from adhoc.routing.router import CapacityRouter
 
 
 class Router(Protocol):

@@ -13,7 +13,8 @@ from adhoc.routing.clock import Clock
 from adhoc.routing.k8s import ResourceQuotaProbe
 from adhoc.routing.metrics import RoutingMetrics
 from adhoc.routing.probing import Probe, TcpProbe, ThriftAndCapacity
-from adhoc.routing.router import CapacityRouter, GroupLimits, no_limits
+from adhoc.routing.route import GroupLimits, no_limits
+from adhoc.routing.router import CapacityRouter
 from adhoc.routing.yarn import ResourceManagerProbe
 
 

@@ -47,10 +47,11 @@ class QueueEntry:
     user: str
     waited_s: float
     reason: str
+    replica: str = ""  # [ha]: the replica it waits on, when not this one
 
     def to_json(self) -> dict[str, Any]:
-        return {"position": self.position, "user": self.user, "waited_s": round(self.waited_s, 3),
-                "reason": self.reason}  # fmt: skip
+        out = {"position": self.position, "user": self.user, "waited_s": round(self.waited_s, 3), "reason": self.reason}
+        return out | ({"replica": self.replica} if self.replica else {})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from adhoc.routing.router import CapacityRouter, Route
+    from adhoc.routing.route import Route
+    from adhoc.routing.router import CapacityRouter
 
 
 class RoutingMetrics:
@@ -55,7 +56,7 @@ class _QueueCollector(Collector):
         self.router = router
 
     def collect(self) -> Iterator[Metric]:
-        queue = self.router.queue()
+        queue = [entry for entry in self.router.queue() if not entry.replica]  # this replica's: sums over a fleet
         yield GaugeMetricFamily("adhoc_queue_length", "Sessions waiting in the queue now", value=len(queue))
         waiters = GaugeMetricFamily("adhoc_queue_waiter_seconds", "How long each waiting session has waited",
                                     labels=["position", "user"])  # fmt: skip
@@ -67,6 +68,6 @@ class _QueueCollector(Collector):
         for engine in self.router.engines():
             snapshot = self.router.cache.last(engine)
             if snapshot is not None:
-                ok = snapshot.figures.assess(self.router.cache.placed(engine)).available
+                ok = snapshot.figures.assess(self.router.placed(engine, snapshot)).available
                 available.add_metric([engine.name, engine.kind], 1.0 if ok else 0.0)
         yield available

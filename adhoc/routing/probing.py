@@ -122,6 +122,10 @@ class ProbeCache:
     def place(self, engine: Engine) -> None:
         self._placed[engine.name] = self._placed.get(engine.name, 0) + 1
 
+    def unplace(self, engine: Engine) -> None:
+        """A placement that did not happen after all (a fleet-wide cap refused it)."""
+        self._placed[engine.name] = max(0, self._placed.get(engine.name, 0) - 1)
+
     def forget(self, engine: Engine) -> None:
         """Drop the engine's figures (its endpoint just refused us): the next route probes again."""
         self._snapshots.pop(engine.name, None)

@@ -12,14 +12,17 @@ say it can take one more session wins. When none can, or a group the user belong
 `max_sessions` cap, the session waits in one FIFO queue: waiters are re-examined in order whenever
 a session ends and whenever figures go stale, each taking only capacity no earlier waiter could use,
 until `queue_timeout_s`, when OpenSession fails naming the wait and every engine's figures.
+
+With several replicas (`peers`: see peers.py) all of this holds fleet-wide; a waiter here lets an
+earlier one elsewhere that could go now go first, for at most `yield_limit_s` (never a stall).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from adhoc.auth import Principal
@@ -28,59 +31,19 @@ from adhoc.errors import EngineUnavailable, PermissionDenied
 from adhoc.routing.clock import Clock, MonotonicClock
 from adhoc.routing.explain import EngineView, Explanation, QueueEntry
 from adhoc.routing.metrics import RoutingMetrics
-from adhoc.routing.probing import Probe, ProbeCache
-
-EngineFilter = Callable[[Engine], bool]
-GroupLimits = Callable[[Principal], Mapping[str, int]]  # the principal's capped groups -> max_sessions
-KIND_ORDER = {"yarn": 0, "k8s": 1, "local": 2}
-
-
-def any_engine(engine: Engine) -> bool:
-    return True
-
-
-def no_limits(principal: Principal) -> Mapping[str, int]:
-    return {}
-
-
-@dataclass(eq=False, slots=True)
-class Hold:
-    """A session's place: counted against its groups' caps until released (session ended/failed)."""
-
-    principal: Principal
-    candidates: tuple[Engine, ...]
-    groups: frozenset[str]
-    tried: frozenset[str]
-    release: Callable[[], None] = lambda: None
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    engine: Engine
-    reason: str
-    queued_ms: int = 0
-    hold: Hold | None = field(default=None, compare=False, repr=False)
-
-    def release(self) -> None:
-        """The session this route was for has ended (or never opened). Safe to call twice."""
-        if self.hold is not None:
-            self.hold.release()
-
-
-@dataclass(frozen=True)
-class Blocked:
-    reason: str
-    waitable: bool = True  # something is full (or a cap reached); False: every candidate is down
-
-
-@dataclass(eq=False)
-class Waiter:
-    principal: Principal
-    candidates: tuple[Engine, ...]
-    exclude: frozenset[str]
-    enqueued_at: float
-    future: asyncio.Future[Route]
-    blocked: str
+from adhoc.routing.peers import NoPeers, Peers, PeerWaiter
+from adhoc.routing.probing import Probe, ProbeCache, Snapshot
+from adhoc.routing.route import (
+    KIND_ORDER,
+    Blocked,
+    EngineFilter,
+    GroupLimits,
+    Hold,
+    Route,
+    Waiter,
+    any_engine,
+    no_limits,
+)
 
 
 class CapacityRouter:
@@ -95,7 +58,7 @@ class CapacityRouter:
         limits: GroupLimits = no_limits,
         clock: Clock | None = None,
         metrics: RoutingMetrics | None = None,
-        elsewhere: Callable[[str], int] = lambda group: 0,
+        peers: Peers | None = None,
     ) -> None:
         self._engines = list(engines)
         self._by_name = {e.name: e for e in self._engines}
@@ -104,8 +67,12 @@ class CapacityRouter:
         self.cache = ProbeCache(probes, ttl_s=probe_ttl_s, clock=self.clock)
         self.queue_timeout_s = queue_timeout_s
         self.limits = limits
-        # sessions of a group other replicas hold ([ha]): counted against the group's cap too
-        self.elsewhere = elsewhere
+        self.peers: Peers = NoPeers()
+        self.use_peers(peers or NoPeers())
+        # how long a waiter here lets an earlier waiter elsewhere go first (the other replica's view
+        # of the figures may differ for up to a probe TTL, or it may hang)
+        self.yield_limit_s = max(2 * probe_ttl_s, 5.0)
+        self._yielding: dict[int, float] = {}  # a peer waiter's seq -> when we first let it go first
         self.metrics = metrics or RoutingMetrics()
         self.metrics.watch(self)
         self._holds: dict[int, Hold] = {}
@@ -116,6 +83,11 @@ class CapacityRouter:
 
     def engines(self) -> Sequence[Engine]:
         return self._engines
+
+    def use_peers(self, peers: Peers) -> None:
+        """Count other replicas' sessions, placements and waiters ([ha])."""
+        self.peers = peers
+        peers.on_change = self._kick
 
     # -- the decision -------------------------------------------------------------------------
 
@@ -147,7 +119,8 @@ class CapacityRouter:
         eligible = [e for e in candidates if e.name not in exclude]
         # All at once: a hanging RM must not delay the k8s figures the session falls back on.
         snapshots = await self.cache.get_all(eligible)
-        # From here on nothing awaits: the caps checked are the caps held.
+        # From here on nothing awaits until the choice is held here (the caps checked are the caps
+        # held); then one await, for the fleet's exact claim on the groups' caps.
         caps = dict(self.limits(principal))
         for group, cap in sorted(caps.items()):
             held = self.group_open(group)
@@ -156,7 +129,7 @@ class CapacityRouter:
         notes: list[str] = []
         full = False
         for engine, snapshot in zip(eligible, snapshots, strict=True):
-            assessment = snapshot.figures.assess(self.cache.placed(engine))
+            assessment = snapshot.figures.assess(self.placed(engine, snapshot))
             if not assessment.available:
                 notes.append(f"{engine.name} {assessment.reason}")
                 full = full or assessment.full
@@ -166,6 +139,10 @@ class CapacityRouter:
             if commit:
                 self.cache.place(engine)
                 self._hold(hold)
+                refusal = await self._claim(hold, engine, caps)
+                if refusal:
+                    return Blocked(refusal)
+                self.peers.placed(engine.name)
             return Route(engine, reason, hold=hold)
         return Blocked("no engine can take a new session: " + "; ".join(notes), waitable=full)
 
@@ -175,12 +152,55 @@ class CapacityRouter:
 
         def release() -> None:
             if self._holds.pop(hold_id, None) is not None:
+                self.peers.release_groups(hold.claim)
                 self._kick()
 
         hold.release = release
 
+    async def _claim(self, hold: Hold, engine: Engine, caps: Mapping[str, int]) -> str:
+        """The exact fleet-wide cap check, after the local one: held here, then claimed in the fleet
+        (no-op with one replica). Refused: the hold and placement are undone and the reason returned."""
+
+        def undo() -> None:
+            hold.release()
+            self.cache.unplace(engine)
+
+        try:
+            hold.claim, refusal = await self.peers.claim_groups(caps)
+        except BaseException:  # ZooKeeper unreachable (EngineUnavailable), or the session gave up
+            undo()
+            raise
+        if refusal:
+            undo()
+        return refusal
+
     def group_open(self, group: str) -> int:
-        return sum(1 for h in self._holds.values() if group in h.groups) + self.elsewhere(group)
+        return sum(1 for h in self._holds.values() if group in h.groups) + self.peers.group_sessions(group)
+
+    def placed(self, engine: Engine, snapshot: Snapshot) -> int:
+        """Sessions sent to the engine since its figures were taken, by this replica and the others."""
+        return self.cache.placed(engine) + self.peers.placed_since(engine.name, self.clock.now() - snapshot.taken_at)
+
+    def _could_go(self, peer: PeerWaiter) -> bool:
+        """Would another replica's waiter be admitted now, by this replica's figures?"""
+        if any(self.group_open(group) >= cap for group, cap in peer.caps.items()):
+            return False
+        engines = [self._by_name[name] for name in peer.engines if name in self._by_name]
+        snapshots = [(e, self.cache.last(e)) for e in engines]
+        return any(s is not None and s.figures.assess(self.placed(e, s)).available for e, s in snapshots)
+
+    def _earlier_elsewhere(self, waiter: Waiter) -> PeerWaiter | None:
+        """An earlier waiter on another replica that could go now: this one lets it go first."""
+        now = self.clock.now()
+        for peer in self.peers.waiting():
+            if peer.seq >= waiter.ticket.seq:
+                break
+            if not self._could_go(peer):
+                self._yielding.pop(peer.seq, None)
+                continue
+            if now - self._yielding.setdefault(peer.seq, now) < self.yield_limit_s:
+                return peer
+        return None
 
     def kick(self) -> None:
         """Something outside changed (another replica's sessions): look at the queue again."""
@@ -210,8 +230,9 @@ class CapacityRouter:
 
     async def _admit(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str]) -> Route:
         # With others waiting, a newcomer only looks (it must not take capacity ahead of them).
-        outcome = await self._decide(principal, candidates, exclude, commit=not self._waiters)
-        if isinstance(outcome, Route) and not self._waiters:
+        quiet = not self._waiters and not any(self._could_go(p) for p in self.peers.waiting())
+        outcome = await self._decide(principal, candidates, exclude, commit=quiet)
+        if isinstance(outcome, Route) and quiet:
             self.metrics.routed(outcome, "rerouted" if exclude else _how(outcome))
             return outcome
         if isinstance(outcome, Blocked) and not outcome.waitable:
@@ -223,8 +244,12 @@ class CapacityRouter:
     async def _wait(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str],
                     blocked: str) -> Route:  # fmt: skip
         loop = asyncio.get_running_loop()
-        waiter = Waiter(principal, candidates, exclude, self.clock.now(), loop.create_future(), blocked)
-        self._waiters.append(waiter)
+        caps = dict(self.limits(principal))
+        ticket = await self.peers.enqueue(principal.name, caps, [e.name for e in candidates if e.name not in exclude])
+        waiter = Waiter(principal, candidates, exclude, self.clock.now(), loop.create_future(), blocked, ticket)
+        # in fleet order (two enqueues may come back in either order)
+        at = next((i for i, w in enumerate(self._waiters) if w.ticket.seq > ticket.seq), len(self._waiters))
+        self._waiters.insert(at, waiter)
         self._kick()
         deadline = waiter.enqueued_at + self.queue_timeout_s
         delivered = False
@@ -249,11 +274,12 @@ class CapacityRouter:
                                     f"{self.queue_timeout_s:g}s (waited {waited:.1f}s in the queue): "
                                     f"{waiter.blocked}. Engines now: {figures}")  # fmt: skip
         finally:
+            self.peers.dequeue(waiter.ticket)
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
                 self._kick()
-            if waiter.future.done() and not delivered:  # admitted as we gave up (or were cancelled)
-                waiter.future.result().release()
+            if waiter.future.done() and not delivered and waiter.future.exception() is None:
+                waiter.future.result().release()  # admitted as we gave up (or were cancelled)
 
     def _kick(self) -> None:
         """Something changed (a session ended, a waiter came or went): look at the queue again."""
@@ -270,8 +296,20 @@ class CapacityRouter:
             # probe to land between two waiters' decisions, a later waiter could take the room that
             # an earlier one was refused a moment before (first come must be first served).
             await self.cache.get_all(list({e.name: e for w in self._waiters for e in w.candidates}.values()))
+            waiting_elsewhere = {p.seq for p in self.peers.waiting()}
+            self._yielding = {seq: t for seq, t in self._yielding.items() if seq in waiting_elsewhere}
             for waiter in list(self._waiters):
-                outcome = await self._decide(waiter.principal, waiter.candidates, waiter.exclude, commit=True)
+                ahead = self._earlier_elsewhere(waiter)
+                if ahead is not None:
+                    waiter.blocked = f"behind {ahead.user}'s session, queued earlier on replica {ahead.replica}"
+                    continue
+                try:
+                    outcome = await self._decide(waiter.principal, waiter.candidates, waiter.exclude, commit=True)
+                except EngineUnavailable as e:  # the fleet's claim could not be made (ZooKeeper away)
+                    if waiter in self._waiters and not waiter.future.done():
+                        self._waiters.remove(waiter)
+                        waiter.future.set_exception(e)
+                    continue
                 if isinstance(outcome, Blocked):
                     waiter.blocked = outcome.reason
                 elif waiter in self._waiters and not waiter.future.done():
@@ -284,6 +322,8 @@ class CapacityRouter:
             # Look again when the figures the waiters depend on go stale (or something changes).
             relevant = list({e.name: e for w in self._waiters for e in w.candidates}.values())
             recheck = max(self.cache.expires_in(relevant), 0.05)
+            if self._yielding:  # the limit on letting others go first runs out without an event
+                recheck = min(recheck, 0.5)
             sleeper = asyncio.ensure_future(self.clock.sleep(recheck))
             woken = asyncio.ensure_future(self._wakeup.wait())
             try:
@@ -295,17 +335,21 @@ class CapacityRouter:
     # -- what users see -----------------------------------------------------------------------
 
     def queue(self) -> list[QueueEntry]:
+        """The fleet's queue in order: this replica's waiters and (with [ha]) the others'."""
         now = self.clock.now()
-        return [
-            QueueEntry(i + 1, w.principal.name, now - w.enqueued_at, w.blocked) for i, w in enumerate(self._waiters)
-        ]
+        entries = [(w.ticket.seq, w.principal.name, now - w.enqueued_at, w.blocked, "") for w in self._waiters]
+        entries += [(p.seq, p.user, p.waited_s, f"waiting on replica {p.replica}", p.replica)
+                    for p in self.peers.waiting()]  # fmt: skip
+        entries.sort(key=lambda e: e[0])
+        return [QueueEntry(i + 1, user, waited, reason, replica)
+                for i, (_, user, waited, reason, replica) in enumerate(entries)]  # fmt: skip
 
     async def engine_views(self, engines: Sequence[Engine] | None = None) -> list[EngineView]:
         """Every engine's current figures (probing the stale ones, all at once)."""
         engines = list(engines if engines is not None else self._engines)
         snapshots = await self.cache.get_all(engines)
         now = self.clock.now()
-        return [EngineView.of(e, s.figures.assess(self.cache.placed(e)), now - s.taken_at)
+        return [EngineView.of(e, s.figures.assess(self.placed(e, s)), now - s.taken_at)
                 for e, s in zip(engines, snapshots, strict=True)]  # fmt: skip
 
     async def explain(self, principal: Principal, requested: str | None = None,
@@ -327,7 +371,8 @@ class CapacityRouter:
         return Explanation(None, reason, views, self.queue())
 
     def status(self) -> dict[str, Any]:
-        return {"queue_length": len(self._waiters), "queue": [q.to_json() for q in self.queue()]}
+        queue = self.queue()
+        return {"queue_length": len(queue), "queue": [q.to_json() for q in queue]}
 
     async def close(self) -> None:
         if self._pump_task is not None:
