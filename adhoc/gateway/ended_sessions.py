@@ -49,6 +49,12 @@ class EndedSessions:
         self._ended[record.session_id] = ended
         self._expire()
 
+    def remember(self, ended: EndedSession) -> None:
+        """A session that ended on another replica ([ha]), as the fleet remembers it."""
+        if ended.session_id not in self._ended:
+            self._ended[ended.session_id] = ended
+            self._expire()
+
     def get(self, session_id: str) -> EndedSession | None:
         self._expire()
         return self._ended.get(session_id)

@@ -51,6 +51,10 @@ class Fleet(Protocol):
         """The user's open sessions across the fleet, as their replicas recorded them."""
         ...
 
+    async def ended_session(self, session_id: str) -> dict[str, object] | None:
+        """What the fleet remembers of a session that ended on another replica (for its history link)."""
+        ...
+
     def abandon(self, admission: Admission) -> None:
         """The admitted session never opened."""
         ...
@@ -89,6 +93,9 @@ class LocalFleet:
 
     async def sessions_of(self, user: str) -> list[dict[str, object]]:
         return []
+
+    async def ended_session(self, session_id: str) -> dict[str, object] | None:
+        return None
 
     def abandon(self, admission: Admission) -> None:
         pass

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -41,12 +42,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from adhoc.config import Config
 from adhoc.errors import ConfigError, EngineUnavailable
 from adhoc.ha import Admission
+from adhoc.ha.ended import EndedInZooKeeper
 from adhoc.ha.peers import ZooKeeperPeers
 
 log = logging.getLogger("adhoc.ha")
 
 VERSION = "adhoc-0.1.0"
 CALL_TIMEOUT_S = 3.0
+PRUNE_EVERY_S = 600.0
 
 
 def discovery_data(host: str, port: int, auth_method: str, http_port: int = 0, http_path: str = "") -> str:
@@ -85,6 +88,8 @@ class ZooKeeperFleet:
         self.replica_id = uuid.uuid4().hex[:12]
         # what routing must know of the other replicas (group sessions, placements, the queue)
         keep = 2 * config.routing.probe_ttl_s + 1.0  # a placement is in every replica's figures by then
+        self.ended = EndedInZooKeeper(self.zk, self.state_root)
+        self._pruner: asyncio.Task[None] | None = None
         self.peers = ZooKeeperPeers(self.zk, self.state_root, self.replica_id, keep_placements_s=keep,
                                     call=self._call)  # fmt: skip
         self._lost = False
@@ -114,10 +119,25 @@ class ZooKeeperFleet:
         await asyncio.to_thread(self.zk.ensure_path, f"{self.state_root}/sessions")
         engines = [e.name for e in self.config.effective_engines()]
         await asyncio.to_thread(self.peers.start, self._loop, engines)
+        self._pruner = asyncio.ensure_future(self._prune_ended())
         log.info("connected to ZooKeeper", extra={"zookeeper": self.hosts})
 
     async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
         await asyncio.to_thread(self._close)
+
+    async def _prune_ended(self) -> None:
+        """Every replica, now and then: forget ended sessions past their retention."""
+        while True:
+            if self.connected:
+                try:
+                    gone = await asyncio.to_thread(self.ended.prune, self.config.server.ended_session_retention_s)
+                    if gone:
+                        log.info("forgot ended sessions past their retention", extra={"count": gone})
+                except KazooException as e:
+                    log.warning("pruning ended sessions in ZooKeeper failed", extra={"error": str(e)})
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     def _close(self) -> None:
         self._closing = True
@@ -263,6 +283,16 @@ class ZooKeeperFleet:
 
     def session_closed(self, record: Any) -> None:
         self.released(record.session_id)
+        facts = {"session_id": record.session_id, "user": record.user, "engine": record.engine,
+                 "app_id": record.app_id, "ended_at": record.ended_at or time.time()}  # fmt: skip
+        self._spawn(partial(self.ended.record, facts), "remembering an ended session")
+
+    async def ended_session(self, session_id: str) -> dict[str, object] | None:
+        try:
+            facts: dict[str, object] | None = await self._call(self.ended.lookup, session_id)
+        except EngineUnavailable:
+            return None
+        return facts
 
     def released(self, session_id: str) -> None:
         place = self._places.pop(session_id, None)

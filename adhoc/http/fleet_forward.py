@@ -6,8 +6,9 @@ collector's view, the record); any other asks the fleet (ZooKeeper) which replic
 relays the request there, the client's credentials included: the owner checks them as for a
 request of its own, so permissions are exactly as on one replica. A relayed request carries
 FORWARDED_HEADER and is never relayed again (no loops when the fleet's view lags by a moment).
-Sessions the fleet does not know (never opened, or ended and dropped from ZooKeeper) are left to
-the local handlers: 404, or an ended session's redirect if this replica remembers it.
+A session that ended on another replica is answered here from what the fleet remembers of it
+(adhoc.ha.ended): its history link redirects as on its own replica. Sessions the fleet does not
+know (never opened, or forgotten after their retention) are left to the local handlers: 404.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from adhoc.gateway.context import GatewayContext
+from adhoc.gateway.ended_sessions import EndedSession
 
 log = logging.getLogger("adhoc.http")
 
@@ -44,11 +46,20 @@ def to_owning_replica(ctx: GatewayContext) -> Middleware:
             return await handler(request)
         facts = await ctx.fleet.owner_of(session_id)
         owner = str(facts.get("replica", "")) if facts else ""
-        if not owner or owner == ctx.replica_url:
-            return await handler(request)
-        return await relay(request, owner)
+        if owner and owner != ctx.replica_url:
+            return await relay(request, owner)
+        if not owner:  # ended on another replica? Then its history link is answered here
+            ended = await ctx.fleet.ended_session(session_id)
+            if ended is not None:
+                ctx.ended_sessions.remember(ended_from(ended))
+        return await handler(request)
 
     return middleware
+
+
+def ended_from(facts: dict[str, object]) -> EndedSession:
+    return EndedSession(str(facts.get("session_id", "")), str(facts.get("user", "")), str(facts.get("engine", "")),
+                        str(facts.get("app_id", "")), float(str(facts.get("ended_at") or 0)))  # fmt: skip
 
 
 async def relay(request: web.Request, owner: str) -> web.StreamResponse:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kazoo.client import KazooClient
 from pyhive import hive
 
@@ -43,6 +44,9 @@ principals = ["*"]
 read = ["*.*"]
 max_sessions = 2
 """
+
+
+HISTORY = "http://history.example:18080"
 
 
 class FakeSparkUi(http.server.BaseHTTPRequestHandler):
@@ -70,7 +74,7 @@ def spark_ui() -> Iterator[str]:
 
 def replica_config(sts: RunningSTS, zk: ZooKeeperServer, policy: Path, ui_url: str = "") -> object:
     config = gateway_config(sts.address)
-    engines = tuple(dataclasses.replace(e, ui_url=ui_url) for e in config.engines)
+    engines = tuple(dataclasses.replace(e, ui_url=ui_url, history_url=HISTORY) for e in config.engines)
     return dataclasses.replace(config, ha=HaConfig(zookeeper=zk.hosts, session_timeout_s=2.0),
                                policy=PolicyConfig(file=str(policy)), engines=engines)  # fmt: skip
 
@@ -270,6 +274,21 @@ def test_a_sessions_links_and_api_answer_on_any_replica(fleet: list[GatewayThrea
         assert refused.value.code == 404
     finally:
         conn.close()
+
+    # Ended: its link leads to its history (or logs) on every replica, as on the one that held it.
+    until(lambda: fleet[2].call(fleet[2].ctx.fleet.owner_of(sid)) is None, 5, "the session to end")
+
+    def link(base: str, user: str = "frank") -> tuple[int, str]:
+        response = requests.get(f"{base}/ui/{sid}/", headers={"Authorization": basic(user)}, allow_redirects=False,
+                                timeout=20)  # fmt: skip
+        return response.status_code, response.headers.get("Location", "")
+
+    status, location = link(fleet[0].http_url)
+    assert status in (302, 303, 307) and (location.startswith(f"{HISTORY}/history/") or f"/logs/{sid}/" in location)
+    until(lambda: link(other) == (status, location), 5, "another replica to answer the ended session's link")
+    assert link(fleet[1].http_url) == (status, location)
+    never = "00000000-0000-4000-8000-000000000000"
+    assert requests.get(f"{other}/ui/{never}/", allow_redirects=False, timeout=20).status_code == 404
 
 
 def basic(user: str) -> str:
