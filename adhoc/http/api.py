@@ -3,7 +3,8 @@
 GET /metrics                  Prometheus text
 GET /api/v1/sessions[/{id}]   the caller's sessions (Basic auth, checked as on Thrift); with [ha], on
                               every replica (a session held elsewhere: see fleet_forward.py)
-GET /api/v1/engines           probe figures per engine
+GET /api/v1/engines           probe figures per engine and the queue (with auth on, a waiter's user name
+                              only for that user and admins: who waits is not everyone's business)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adhoc.gateway.context import GatewayContext
 from adhoc.http.basic_auth import authenticate_request
+from adhoc.http.viewer import may_see, viewer
 
 
 def add_routes(app: web.Application, ctx: GatewayContext) -> None:
@@ -38,6 +40,7 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
 
     async def engines(request: web.Request) -> web.Response:
         """Routing's figures per engine and the queue (length, each waiter's position and wait)."""
+        principal = await viewer(ctx, request, required=False)
         out = []
         by_name = {e.name: e for e in ctx.router.engines()}
         for view in await ctx.router.engine_views():
@@ -45,7 +48,10 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
             row["spark_ui_url"] = by_name[view.name].ui_url
             row["open_sessions"] = sum(1 for r in ctx.sessions.open_sessions() if r.engine == view.name)
             out.append(row)
-        return web.json_response({"engines": out, **ctx.router.status()})
+        status = ctx.router.status()
+        status["queue"] = [entry if may_see(ctx, principal, entry["user"]) else {**entry, "user": ""}
+                           for entry in status["queue"]]  # fmt: skip
+        return web.json_response({"engines": out, **status})
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/sessions", sessions)

@@ -6,11 +6,14 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import requests
 from pyhive import hive
 
-from adhoc.config import Config, EngineConfig, RoutingConfig, ServerConfig
+from adhoc.auth.passwd import passwd_main
+from adhoc.config import AuthConfig, Config, EngineConfig, RoutingConfig, ServerConfig
 from tests.fakes.yarn_rm import FakeResourceManager
 from tests.gateway_harness import GatewayThread
 from tests.sts import RunningSTS
@@ -74,18 +77,22 @@ async def test_the_wait_screen_ends_when_admitted() -> None:
     assert app.return_value is True
 
 
+def full_config(sts: RunningSTS, rm: FakeResourceManager, auth: AuthConfig | None = None) -> Config:
+    """A gateway whose only engine is a YARN queue at 100%: every new session waits."""
+    rm.set_queue("root.adhoc", used=100.0, max=100.0)
+    return Config(
+        server=ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0, drain_timeout_s=1.0),
+        routing=RoutingConfig(probe_ttl_s=0.5, queue_timeout_s=30, probe_timeout_s=1),
+        engines=(EngineConfig(name="yarn-full", kind="yarn", protocol="sts", address=sts.address,
+                              rm_urls=(rm.url,), queue="root.adhoc"),),
+        auth=auth or AuthConfig(),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def full_gateway(sts: RunningSTS) -> Iterator[GatewayThread]:
-    """A gateway whose only engine is a YARN queue at 100%: every new session waits."""
     with FakeResourceManager.capacity() as rm:
-        rm.set_queue("root.adhoc", used=100.0, max=100.0)
-        config = Config(
-            server=ServerConfig(host="127.0.0.1", thrift_port=0, http_port=0, drain_timeout_s=1.0),
-            routing=RoutingConfig(probe_ttl_s=0.5, queue_timeout_s=30, probe_timeout_s=1),
-            engines=(EngineConfig(name="yarn-full", kind="yarn", protocol="sts", address=sts.address,
-                                  rm_urls=(rm.url,), queue="root.adhoc"),),
-        )  # fmt: skip
-        gw = GatewayThread(config)
+        gw = GatewayThread(full_config(sts, rm))
         gw.rm = rm  # type: ignore[attr-defined]
         yield gw
         gw.stop()
@@ -127,3 +134,32 @@ def test_headless_adhoc_sql_against_a_full_gateway_says_it_waits_then_runs(full_
     assert proc.returncode == 0, rest
     assert rest.startswith("adhoc-sql: admitted after ")
     assert out.splitlines() == ["answer", "42"]
+
+
+def test_with_passwords_a_waiters_name_is_shown_only_to_that_user(sts: RunningSTS, tmp_path: Path) -> None:
+    users = tmp_path / "users.toml"
+    for user in ("gina", "hal"):
+        passwd_main(str(users), user, stdin=io.StringIO(f"{user}-pw\n"), stderr=io.StringIO())
+    with FakeResourceManager.capacity() as rm:
+        gw = GatewayThread(full_config(sts, rm, AuthConfig(method="file", users=str(users))))
+        try:
+            def gina() -> None:
+                hive.connect(gw.host, port=gw.port, username="gina", password="gina-pw", auth="CUSTOM").close()
+
+            waiter = threading.Thread(target=gina, daemon=True)
+            waiter.start()
+            watch = QueueWatch(gw.http_url, "gina", "gina-pw")
+            deadline = time.monotonic() + 10
+            while (place := watch.place()) is None:
+                assert time.monotonic() < deadline, "gina never found her place in the queue"
+                time.sleep(0.2)
+            assert place.position == 1
+            anonymous = requests.get(f"{gw.http_url}/api/v1/engines", timeout=10).json()
+            as_hal = requests.get(f"{gw.http_url}/api/v1/engines", auth=("hal", "hal-pw"), timeout=10).json()
+            assert [(w["position"], w["user"]) for w in anonymous["queue"]] == [(1, "")]
+            assert [(w["position"], w["user"]) for w in as_hal["queue"]] == [(1, "")]
+            assert requests.get(f"{gw.http_url}/api/v1/engines", auth=("hal", "wrong"), timeout=10).status_code == 401
+            rm.set_queue("root.adhoc", used=10.0, max=100.0)
+            waiter.join(20)
+        finally:
+            gw.stop()
