@@ -39,6 +39,7 @@ from adhoc.engines.data_dir import DataDirLock
 from adhoc.engines.embedded import EmbeddedSTS, log_progress
 from adhoc.errors import ConfigError, StartupConflict
 from adhoc.gateway.context import GatewayContext, log_audit
+from adhoc.gateway.login import flush_refusal_repeats
 from adhoc.gateway.metrics import Metrics
 from adhoc.gateway.server import ThriftServer
 from adhoc.http.app import HttpServer
@@ -203,6 +204,7 @@ class Gateway:
         self._ctx = ctx
 
     async def _close_context(self) -> None:
+        flush_refusal_repeats(self.ctx)
         if self._zookeeper is not None:
             await self._zookeeper.stop()
         await self.ctx.router.close()

@@ -47,6 +47,8 @@ class GatewayContext:
     analysis_pool: AnalysisPool = field(default_factory=AnalysisPool)
     started_at: float = field(default_factory=time.time)
     recent_logins: RecentLogins = field(default_factory=RecentLogins)  # HTTP Basic, see adhoc.auth.recent
+    # identical login refusals seen again within their audit window (see adhoc.gateway.login)
+    refusal_repeats: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)  # [seen, unwritten]
     # base of the links users follow: [server] public_url, else the HTTP address once it is bound
     public_url: str = ""
     # this replica's own HTTP address, as other replicas reach it ([ha] advertised_host)

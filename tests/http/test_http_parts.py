@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import time
@@ -19,6 +20,8 @@ from adhoc.auth.passwd import passwd_main
 from adhoc.auth.recent import RecentLogins
 from adhoc.config import AuthConfig, Config
 from adhoc.engines import Engine
+from adhoc.errors import AuthenticationError
+from adhoc.gateway import login as login_step
 from adhoc.gateway.context import GatewayContext
 from adhoc.http.app import build_app
 from adhoc.http.health import READY_BUDGET_S
@@ -156,3 +159,34 @@ def test_remembered_logins_expire_and_are_keyed_by_password_and_host() -> None:
     for i in range(3):
         recent.put(f"u{i}", "pw", "h", Principal(f"u{i}"))
     assert recent.get("u0", "pw", "h") is None and recent.get("u2", "pw", "h") == Principal("u2")  # bounded
+
+
+class RefusingEverything:
+    """Stands in for a throttled account: each attempt is refused at once, without a password check."""
+
+    async def authenticate(self, user: str, password: str, peer: str) -> Principal:
+        raise AuthenticationError(f"too many failed logins for user {user!r}: try again later")
+
+
+async def test_a_flood_of_identical_refusals_is_audited_as_counts_not_lines(
+    secured: tuple[GatewayContext, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, audit = secured
+    ctx.authenticator = RefusingEverything()  # type: ignore[assignment]
+    monkeypatch.setattr(login_step, "REPEAT_WINDOW_S", 0.3)
+    for _ in range(500):
+        with pytest.raises(AuthenticationError):
+            await login_step.login(ctx, "alice", "guess", "10.0.0.7:40000", via="thrift")
+    with pytest.raises(AuthenticationError):  # another client host: its own line
+        await login_step.login(ctx, "alice", "guess", "10.0.0.8:40000", via="thrift")
+    assert [e["client"] for e in audit] == ["10.0.0.7:40000"] * 5 + ["10.0.0.8:40000"]  # the first 5, one by one
+    assert logins(ctx, "failure") == 501  # every attempt counted
+    await asyncio.sleep(0.45)
+    assert audit[-1]["repeated"] == 495 and audit[-1]["client"] == "10.0.0.7:40000" and audit[-1]["decision"] == "deny"
+    for _ in range(8):
+        with pytest.raises(AuthenticationError):
+            await login_step.login(ctx, "alice", "guess", "10.0.0.7:40001", via="thrift")
+    assert len(audit) == 7 + 5
+    login_step.flush_refusal_repeats(ctx)  # the gateway stops before the window closes: nothing is lost
+    assert audit[-1]["repeated"] == 3 and audit[-1]["client"] == "10.0.0.7"
+    assert sum(e.get("repeated", 1) for e in audit) == 509  # a first line is one attempt; a repeat line, n
