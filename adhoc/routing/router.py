@@ -230,7 +230,8 @@ class CapacityRouter:
 
     async def _admit(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str]) -> Route:
         # With others waiting, a newcomer only looks (it must not take capacity ahead of them).
-        quiet = not self._waiters and not any(self._could_go(p) for p in self.peers.waiting())
+        ahead = len(self._waiters) + sum(1 for p in self.peers.waiting() if self._could_go(p))
+        quiet = ahead == 0
         outcome = await self._decide(principal, candidates, exclude, commit=quiet)
         if isinstance(outcome, Route) and quiet:
             self.metrics.routed(outcome, "rerouted" if exclude else _how(outcome))
@@ -238,7 +239,7 @@ class CapacityRouter:
         if isinstance(outcome, Blocked) and not outcome.waitable:
             # Every candidate is down, not full: waiting would only hide that for queue_timeout_s.
             raise EngineUnavailable(outcome.reason)
-        blocked = outcome.reason if isinstance(outcome, Blocked) else f"{len(self._waiters)} session(s) waiting ahead"
+        blocked = outcome.reason if isinstance(outcome, Blocked) else f"{ahead} session(s) waiting ahead"
         return await self._wait(principal, candidates, exclude, blocked)
 
     async def _wait(self, principal: Principal, candidates: tuple[Engine, ...], exclude: frozenset[str],
