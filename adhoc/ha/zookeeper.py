@@ -19,6 +19,9 @@ leak. `/<namespace>-fleet/sessions/<id>` says which replica holds a session (for
 replica). When ZooKeeper is unreachable, sessions already open keep working; new ones are refused
 with an error naming ZooKeeper rather than admitted uncounted; on reconnection the replica registers
 again and re-creates its sessions' places by itself.
+
+What routing needs of the other replicas (group caps, placements on engines, the fleet's queue) is
+adhoc.ha.peers; what the fleet remembers of ended sessions (their history links) is adhoc.ha.ended.
 """
 
 from __future__ import annotations
