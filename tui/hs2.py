@@ -32,6 +32,7 @@ from tui.arrow import rows_to_table
 
 _RUNNING = {0, 1, 7}  # INITIALIZED, RUNNING, PENDING
 _CANCELED = {3, 4}  # CANCELED, CLOSED
+_OK = {0, 1}  # SUCCESS_STATUS, SUCCESS_WITH_INFO_STATUS
 
 
 # thrift logs every failed connect attempt on its own; the client reports it once, plainly.
@@ -92,11 +93,32 @@ class HS2Cursor(Cursor):
         return QueryStatus(State.ERROR, error=QueryError(message, resp.sqlState or ""))
 
     def logs(self) -> list[str]:
+        """The log lines written since the last call. Not pyhive's fetch_logs: that first asks the
+        old GetLog call (a wasted round trip on every poll: Spark's and Hive 2+ servers lack it) and
+        drops every line it read when a later page fails (the engine may not have the operation's
+        log at that moment), losing the `[adhoc]` lines the first page carried."""
+        lines: list[str] = []
         with self._conn.lock:
+            handle = getattr(self._cursor, "_operationHandle", None)
+            if handle is None:
+                return lines
+            client = self._cursor._connection.client
             try:
-                return list(self._cursor.fetch_logs())
-            except (exc.Error, TTransportException, AssertionError):
-                return []
+                while True:
+                    req = ttypes.TFetchResultsReq(operationHandle=handle, maxRows=1000, fetchType=1,
+                                                  orientation=ttypes.TFetchOrientation.FETCH_NEXT)  # fmt: skip
+                    response = client.FetchResults(req)
+                    if response.status.statusCode not in _OK or response.results is None:
+                        break
+                    columns = response.results.columns or []
+                    new = list(columns[0].stringVal.values) if columns and columns[0].stringVal else []
+                    new += [str(row.colVals[0].stringVal.value) for row in response.results.rows or []]
+                    if not new:
+                        break
+                    lines += new
+            except (TTransportException, OSError, EOFError) as e:
+                self._conn.broke(e)
+        return lines
 
     def columns(self) -> list[Column]:
         with self._conn.lock:
