@@ -4,62 +4,21 @@ beeline (transportMode=http) and pyhive (scheme="http") get what the binary port
 from __future__ import annotations
 
 import base64
-import dataclasses
 import http.client
-import io
 import json
 import os
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from pyhive import hive
 
-from adhoc.auth.passwd import passwd_main
-from adhoc.config import AuditConfig, AuthConfig, PolicyConfig
 from tests.gateway_harness import GatewayThread, gateway_config
+from tests.http_transport.http_clients import binary, connect, http_port
 from tests.logs.s3 import free_port
 from tests.requires import require_java
 from tests.sts import RunningSTS, spark_home
-
-POLICY = """
-[[rules]]
-principals = ["*"]
-read = ["default.*"]
-"""
-
-
-@pytest.fixture(scope="module")
-def http_gateway(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
-    tmp = Path(tmp_path_factory.mktemp("thrift-http"))
-    users = tmp / "users.toml"
-    for user, password in (("alice", "wonderland"), ("bob", "builder")):
-        passwd_main(str(users), user, stdin=io.StringIO(password + "\n"), stderr=io.StringIO())
-    (tmp / "policy.toml").write_text(POLICY)
-    config = gateway_config(sts.address, thrift_http_port=free_port())
-    config = dataclasses.replace(config, auth=AuthConfig(method="file", users=str(users), max_failures=100),
-                                 policy=PolicyConfig(file=str(tmp / "policy.toml")),
-                                 audit=AuditConfig(file=str(tmp / "audit.jsonl")))  # fmt: skip
-    gw = GatewayThread(config)
-    gw.audit_path = tmp / "audit.jsonl"  # type: ignore[attr-defined]
-    yield gw
-    gw.stop()
-
-
-def http_port(gw: GatewayThread) -> int:
-    return int(gw.gateway.thrift_http_url.rsplit(":", 1)[1].split("/", 1)[0])
-
-
-def connect(gw: GatewayThread, user: str = "alice", password: str = "wonderland", **kw: object) -> hive.Connection:
-    return hive.connect("127.0.0.1", port=http_port(gw), scheme="http", username=user, password=password, **kw)
-
-
-def binary(gw: GatewayThread, user: str = "alice", password: str = "wonderland") -> hive.Connection:
-    return hive.connect(gw.host, port=gw.port, username=user, password=password, auth="CUSTOM")
 
 
 def test_pyhive_over_http_gets_what_binary_gets(http_gateway: GatewayThread) -> None:
@@ -137,10 +96,15 @@ def test_cookies_hostile_requests_and_others_unaffected(http_gateway: GatewayThr
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         assert s.recv(100).split(b" ")[1] == b"400"
-    with connect(http_gateway) as conn:  # and a good client is served meanwhile
-        cur = conn.cursor()
-        cur.execute("SELECT 3")
-        assert cur.fetchall() == [(3,)]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+        slow.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")  # and no more
+        started = time.monotonic()
+        with connect(http_gateway) as conn:  # a good client is served meanwhile
+            cur = conn.cursor()
+            cur.execute("SELECT 3")
+            assert cur.fetchall() == [(3,)]
+        # the slow one gets 408 once its request is not whole within handshake_timeout_s (3 s here)
+        assert slow.recv(100).startswith(b"HTTP/1.1 408") and 2.5 < time.monotonic() - started < 8
 
 
 def test_twenty_concurrent_http_clients(http_gateway: GatewayThread) -> None:
@@ -176,3 +140,21 @@ def test_beeline_over_http(http_gateway: GatewayThread) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| 42      |" in out.stdout and "session_id" in out.stdout
     assert "[adhoc] session " in out.stderr
+
+
+def test_an_idle_http_session_is_closed_on_its_engine(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address, thrift_http_port=free_port(), session_idle_timeout_s=2.0))
+    try:
+        conn = connect(gw, "carol", "any")  # [auth] none: the user is Basic's name
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
+        assert gw.gateway._thrift_http.transport.sessions
+        deadline = time.monotonic() + 15
+        while gw.gateway._thrift_http.transport.sessions and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not gw.gateway._thrift_http.transport.sessions  # closed after 2 s unused
+        with pytest.raises(Exception, match="Invalid SessionHandle"):
+            conn.cursor().execute("SELECT 2")  # its handle is no longer open anywhere
+    finally:
+        gw.stop()
