@@ -26,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from adhoc.errors import AdhocError
+from adhoc.errors import AdhocError, AuthenticationError
 from adhoc.gateway.calls import CallHandler
 from adhoc.gateway.context import GatewayContext
 from adhoc.http.thrift_http_auth import HttpAuth, Unauthorized, Who
@@ -37,7 +37,7 @@ from adhoc.protocol.client_stream import Request
 from adhoc.protocol.http1 import Request as HttpRequest
 from adhoc.protocol.http1 import response_head
 from adhoc.protocol.status_call import status_call
-from adhoc.protocol.thrift_binary import read_message
+from adhoc.protocol.thrift_binary import CALL, read_message
 
 log = logging.getLogger("adhoc.http")
 
@@ -80,7 +80,7 @@ class ThriftHttp(Responder):
         try:
             who = self.auth.known(request.headers, peer)
         except Unauthorized as e:
-            return _unauthorized(e.message, request.keep_alive)
+            return _unauthorized(e.message, request)
         if who is None or who.fresh:
             return None  # a login to do, or a cookie to issue
         call = status_call(request.body)
@@ -102,7 +102,7 @@ class ThriftHttp(Responder):
         try:
             who = await self.auth.authenticate(request.headers, peer)
         except Unauthorized as e:
-            return _unauthorized(e.message, request.keep_alive)
+            return _unauthorized(e.message, request)
         cookie = self.auth.cookies.set_cookie_header(who.principal.name) if who.fresh and who.principal else b""
         body = request.body
         try:
@@ -194,9 +194,31 @@ def _owns(session: HttpSession, who: Who) -> bool:
     return who.principal is None or session.user == who.principal.name
 
 
-def _unauthorized(message: str, keep_alive: bool) -> bytes:
-    text = f"Authentication Error: {message}\n".encode()
-    return response_head(401, len(text), TEXT, CHALLENGE, keep_alive) + text
+def _unauthorized(message: str, request: HttpRequest) -> bytes:
+    """401, as HiveServer2's ThriftHttpServlet answers a failed login (its text: "Authentication
+    Error: <why>"). Hive JDBC and impyla look at the status and stop there ("HTTP Response code:
+    401"); pyhive's Thrift HTTP client never does and reads the body as the call's reply, so a Thrift
+    call gets its reply with an ERROR status saying that (sqlState 28000): pyhive raises
+    OperationalError naming the failed login instead of misreading text as a frame length."""
+    text = f"Authentication Error: {message}"
+    reply = _thrift_refusal(request.body, AuthenticationError(text))
+    body, content_type = (reply, THRIFT) if reply is not None else ((text + "\n").encode(), TEXT)
+    return response_head(401, len(body), content_type, CHALLENGE, request.keep_alive) + body
+
+
+def _thrift_refusal(body: bytes, error: AdhocError) -> bytes | None:
+    """The reply refusing `body` with `error` when it is a Thrift call, else None."""
+    try:
+        header, args, _ = read_message(body)
+    except AdhocError:
+        return None
+    if header.type != CALL or header.name not in hs2.KNOWN_CALLS:
+        return None
+    protocol = hs2.PROTOCOL_V1
+    if header.name == "OpenSession":  # the version a reply must carry (clients check it after the status)
+        asked = hs2.OpenSessionReq(hs2.request_of(args)).client_protocol
+        protocol = min(asked or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)
+    return hs2.error_reply(header.name, header.seqid, error, protocol=protocol)
 
 
 class ThriftHttpServer:

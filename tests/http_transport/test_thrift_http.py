@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from pyhive.exc import OperationalError
 
 from tests.gateway_harness import GatewayThread, gateway_config
 from tests.http_transport.http_clients import binary, connect, http_port
@@ -54,11 +55,16 @@ def test_a_denial_reads_as_on_binary(http_gateway: GatewayThread) -> None:
 
 
 def test_a_wrong_password_is_refused_and_another_users_handle_is_unknown(http_gateway: GatewayThread) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - pyhive reads the 401's body as a broken Thrift frame
+    # pyhive never looks at the HTTP status: the 401 carries its call's reply, an error naming the login
+    with pytest.raises(OperationalError) as refused:
         connect(http_gateway, password="nope")
-    status, _, body = raw_post(http_port(http_gateway), b"x", {"Authorization": "Basic " + base64.b64encode(
+    status = refused.value.args[0].status
+    assert status.sqlState == "28000"
+    assert status.errorMessage == "Authentication Error: authentication failed for user 'alice'"
+    # anything but a Thrift call gets HiveServer2's text
+    status_code, _, body = raw_post(http_port(http_gateway), b"x", {"Authorization": "Basic " + base64.b64encode(
         b"alice:nope").decode()})  # fmt: skip
-    assert status == 401 and b"authentication failed" in body
+    assert (status_code, body) == (401, b"Authentication Error: authentication failed for user 'alice'\n")
     with connect(http_gateway) as conn:
         cur = conn.cursor()
         cur.execute("SELECT 1")
@@ -128,6 +134,21 @@ def test_twenty_concurrent_http_clients(http_gateway: GatewayThread) -> None:
     assert errors == []
     time.sleep(0.5)
     assert not http_gateway.gateway._thrift_http.transport.sessions  # every session closed and forgotten
+
+
+def test_beeline_with_a_wrong_password(http_gateway: GatewayThread) -> None:
+    require_java()
+    home = spark_home()
+    url = f"jdbc:hive2://127.0.0.1:{http_port(http_gateway)}/default;transportMode=http;httpPath=cliservice"
+    out = subprocess.run([f"{home}/bin/beeline", "-u", url, "-n", "bob", "-p", "nope", "-e", "SELECT 1"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, SPARK_HOME=home),
+                         stdin=subprocess.DEVNULL)  # fmt: skip
+    # Hive JDBC reads only the status, as against HiveServer2: the failure is the 401
+    assert out.returncode != 0
+    assert "HTTP Response code: 401" in out.stderr and "Could not open client transport" in out.stderr
+    events = [json.loads(line) for line in http_gateway.audit_path.read_text().splitlines()]  # type: ignore[attr-defined]
+    assert any(e["event"] == "login" and e["via"] == "thrift-http" and e["user"] == "bob"
+               and e["decision"] == "deny" for e in events)  # fmt: skip
 
 
 def test_beeline_over_http(http_gateway: GatewayThread) -> None:
