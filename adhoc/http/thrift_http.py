@@ -108,7 +108,7 @@ class ThriftHttp(Responder):
         try:
             header, args, _ = read_message(body)
         except AdhocError as e:
-            text = f"not a Thrift message: {e.message}\n".encode()
+            text = f"{e.message}\n".encode()
             return response_head(400, len(text), TEXT, cookie, request.keep_alive) + text
         call = Request(header, args, body)
         session = self._session_for(call, who, peer)

@@ -58,6 +58,7 @@ class ThriftHttpConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = False
+        self._eof = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
 
@@ -78,6 +79,14 @@ class ThriftHttpConnection(asyncio.Protocol):
         elif reader.buffered > _READ_HIGH_WATER and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        # The client is done sending (some half-close after their request): answer what it sent,
+        # then close.
+        self._eof = True
+        if self.task is None:
+            self._serve()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A call under way goes on: its HS2 session outlives the connection (pyhive uses a new
@@ -105,6 +114,8 @@ class ThriftHttpConnection(asyncio.Protocol):
         while not self._closed:
             event = reader.next_event()
             if event is NEED_DATA:
+                if self._eof:
+                    self.close()  # nothing more will come
                 return
             if isinstance(event, Continue):
                 self.transport.write(CONTINUE)
@@ -151,6 +162,8 @@ class ThriftHttpConnection(asyncio.Protocol):
             self.close()
 
     def _refuse(self, error: HttpError) -> None:
+        if self._closed:
+            return
         body = (error.message + "\n").encode()
         self.transport.write(response_head(error.status, len(body), b"text/plain; charset=utf-8", keep_alive=False)
                              + body)  # fmt: skip

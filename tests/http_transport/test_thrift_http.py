@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -102,6 +103,12 @@ def test_cookies_hostile_requests_and_others_unaffected(http_gateway: GatewayThr
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         assert s.recv(100).split(b" ")[1] == b"400"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # pipelined, then half-closed
+        s.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 4\r\nAuthorization: " + alice.encode()
+                  + b"\r\n\r\njunkGET /elsewhere HTTP/1.1\r\n\r\n")  # fmt: skip
+        s.shutdown(socket.SHUT_WR)
+        answers = b"".join(iter(lambda: s.recv(4096), b""))
+        assert re.findall(rb"HTTP/1\.1 (\d+)", answers) == [b"400", b"404"]  # both, in order
     with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
         slow.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")  # and no more
         started = time.monotonic()
