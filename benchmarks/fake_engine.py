@@ -147,7 +147,8 @@ class FakeEngine:
         self.sessions[guid] = FakeSession(guid, req.username or "", req.password or "", dict(req.configuration or {}),
                                           protocol)  # fmt: skip
         handle = ttypes.TSessionHandle(ttypes.THandleIdentifier(guid, b"t" * 16))
-        return ttypes.TOpenSessionResp(status=OK, serverProtocolVersion=protocol, sessionHandle=handle)
+        return ttypes.TOpenSessionResp(status=OK, serverProtocolVersion=protocol, sessionHandle=handle,
+                                       configuration={})  # Hive JDBC reads it unchecked
 
     def _session(self, req: Any) -> FakeSession | None:
         return self.sessions.get(req.sessionHandle.sessionId.guid)

@@ -34,15 +34,24 @@ async def authenticate_request(ctx: GatewayContext, request: web.Request) -> Pri
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     """(user, password) from an `Authorization: Basic` header; None without one; 401 when malformed."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    try:
+        return decode_basic(request.headers.get("Authorization", ""))
+    except ValueError as e:
+        raise unauthorized(str(e)) from None
+
+
+def decode_basic(authorization: str) -> tuple[str, str] | None:
+    """(user, password) from an Authorization header's value; None when it is not Basic;
+    ValueError saying what is wrong when it is malformed."""
+    scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         user, sep, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise unauthorized("malformed Basic credentials") from None
+        raise ValueError("malformed Basic credentials") from None
     if not sep:
-        raise unauthorized("malformed Basic credentials: no ':' between user and password")
+        raise ValueError("malformed Basic credentials: no ':' between user and password")
     return user, password
 
 

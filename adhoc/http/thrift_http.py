@@ -11,45 +11,40 @@ HTTP client lacks is a connection to own its sessions, so:
   binary HS2 session dies with its TCP connection); later calls find it by the session or operation
   handle they carry, and only for the user who opened it (another user's handle is unknown, as on
   binary). Calls of one session are answered one at a time, as on one binary connection.
-- authentication is per request: HTTP Basic through the one login step (throttle, audit with
-  `"via": "thrift-http"`), or the `hive.server2.auth` cookie the gateway sets after a Basic login
-  (HMAC-signed, bound to the user, expiring): a client sending it back is not checked again. A
-  forged or expired cookie without Basic is 401. With `[auth] method = "none"`, no credentials are
-  needed: the user is Basic's user name if sent, else OpenSession's.
+- authentication is per request (thrift_http_auth): the gateway's cookie, or Basic through the one
+  login step.
 - teardown: a session unused for `session_idle_timeout_s` is closed on the engine (its operations
   cancelled), as HiveServer2's hive.server2.idle.session.timeout does; stopping closes them all.
-Bodies above `max_frame_bytes` are refused (413) from their Content-Length, before being read.
+The HTTP itself (thrift_http_socket, protocol/http1) answers a status call of an ended operation
+from memory where its bytes arrive, as the binary port does: Hive JDBC makes one per row it reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
-from aiohttp import web
-
-from adhoc.auth import Principal
-from adhoc.errors import AdhocError
+from adhoc.errors import AdhocError, AuthenticationError
 from adhoc.gateway.calls import CallHandler
 from adhoc.gateway.context import GatewayContext
-from adhoc.http.basic_auth import basic_credentials, login_basic, peer_of, unauthorized
+from adhoc.http.thrift_http_auth import HttpAuth, Unauthorized, Who
+from adhoc.http.thrift_http_socket import Answer, Responder, ThriftHttpConnection, close_connections
 from adhoc.protocol import hs2
 from adhoc.protocol.backend_stream import Reply
 from adhoc.protocol.client_stream import Request
-from adhoc.protocol.thrift_binary import read_message
+from adhoc.protocol.http1 import Request as HttpRequest
+from adhoc.protocol.http1 import response_head
+from adhoc.protocol.status_call import status_call
+from adhoc.protocol.thrift_binary import CALL, read_message
 
 log = logging.getLogger("adhoc.http")
 
-COOKIE = "hive.server2.auth"
-COOKIE_TTL_S = 3600.0
-THRIFT = "application/x-thrift"
+THRIFT = b"application/x-thrift"
+TEXT = b"text/plain; charset=utf-8"
+KEEPALIVE_S = 75.0  # an HTTP connection idle this long between requests is closed (aiohttp's default)
+CHALLENGE = b'WWW-Authenticate: Basic realm="adhoc", charset="UTF-8"\r\n'
 
 
 @dataclass(eq=False)
@@ -63,102 +58,77 @@ class HttpSession:
         return self.calls.principal.name if self.calls.principal else ""
 
 
-class Cookies:
-    """`user|expires|hmac`, base64url: proves a Basic login of `user` happened here lately."""
+class ThriftHttp(Responder):
+    """The sessions opened over HTTP, and the answer to each request."""
 
-    def __init__(self, ttl_s: float = COOKIE_TTL_S) -> None:
-        self.ttl_s = ttl_s
-        self._key = os.urandom(32)
-
-    def issue(self, user: str) -> str:
-        payload = f"{user}|{int(time.time() + self.ttl_s)}"
-        mac = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        return base64.urlsafe_b64encode(f"{payload}|{mac}".encode()).decode()
-
-    def user_of(self, cookie: str) -> str | None:
-        try:
-            user, expires, mac = base64.urlsafe_b64decode(cookie.encode()).decode().rsplit("|", 2)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return None
-        want = hmac.new(self._key, f"{user}|{expires}".encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(mac, want) or not expires.isdigit() or int(expires) < time.time():
-            return None
-        return user
-
-
-class ThriftHttp:
-    """The sessions opened over HTTP, and the handler of `POST /<path>`."""
-
-    def __init__(self, ctx: GatewayContext) -> None:
+    def __init__(self, ctx: GatewayContext, path: str) -> None:
         self.ctx = ctx
-        self.cookies = Cookies()
-        self._principals: dict[str, Principal] = {}  # who each cookie's user was at login (groups included)
+        self.paths = {path.encode(), path.encode() + b"/"}
+        self.auth = HttpAuth(ctx)
         self.sessions: dict[bytes, HttpSession] = {}  # session GUID -> its call layer
         self.operations: dict[bytes, HttpSession] = {}  # operation GUID -> the session's
         self._reaper: asyncio.Task[None] | None = None
 
     # -- requests ----------------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        limit = self.ctx.config.server.max_frame_bytes
-        if request.content_length is None and request.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            raise web.HTTPLengthRequired(text="a Content-Length is required\n")
-        if request.content_length is not None and request.content_length > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-        peer = peer_of(request)
-        principal, password, fresh = await self._authenticate(request, peer)
-        body = await request.read()
+    def answer_now(self, request: HttpRequest, peer: str) -> Answer | None:
+        """The answer when it needs no waiting: a refusal, or a status call of an ended operation
+        of a client known already (what `answer` would say, sooner). None: take `answer`."""
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            who = self.auth.known(request.headers, peer)
+        except Unauthorized as e:
+            return _unauthorized(e.message, request)
+        if who is None or who.fresh:
+            return None  # a login to do, or a cookie to issue
+        call = status_call(request.body)
+        if call is None:
+            return None
+        session = self.operations.get(call[1])
+        if session is None or session.lock.locked() or not _owns(session, who):
+            return None
+        answer = session.calls.answer_ended_status(call[0], call[1], framed=False)
+        if answer is None:
+            return None
+        session.last_used = time.monotonic()
+        return response_head(200, len(answer), THRIFT, keep_alive=request.keep_alive) + answer
+
+    async def answer(self, request: HttpRequest, peer: str) -> Answer:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            who = await self.auth.authenticate(request.headers, peer)
+        except Unauthorized as e:
+            return _unauthorized(e.message, request)
+        cookie = self.auth.cookies.set_cookie_header(who.principal.name) if who.fresh and who.principal else b""
+        body = request.body
         try:
             header, args, _ = read_message(body)
         except AdhocError as e:
-            response = web.Response(status=400, text=f"not a Thrift message: {e.message}\n")
-        else:
-            call = Request(header, args, body)
-            session = self._session_for(call, principal, password, peer)
-            async with session.lock:
-                session.last_used = time.monotonic()
-                out = await session.calls.handle(call)
-                self._index(session, header.name)
-            response = web.Response(body=out.message if isinstance(out, Reply) else out, content_type=THRIFT)
-        if fresh is not None:
-            response.set_cookie(COOKIE, self.cookies.issue(fresh.name), httponly=True, max_age=int(COOKIE_TTL_S),
-                                path="/")  # fmt: skip
-        return response
+            text = f"{e.message}\n".encode()
+            return response_head(400, len(text), TEXT, cookie, request.keep_alive) + text
+        call = Request(header, args, body)
+        session = self._session_for(call, who, peer)
+        async with session.lock:
+            session.last_used = time.monotonic()
+            out = await session.calls.handle(call)
+            self._index(session, header.name)
+        reply = out.message if isinstance(out, Reply) else out
+        return [response_head(200, len(reply), THRIFT, cookie, request.keep_alive), reply]
 
-    async def _authenticate(self, request: web.Request, peer: str) -> tuple[Principal | None, str, Principal | None]:
-        """(who, password for the engine, who to issue a cookie for). A valid cookie comes first: a
-        client sending it (beeline does, with Basic on every request too) costs no password check."""
-        cookie = request.cookies.get(COOKIE)
-        if cookie:
-            cookie_user = self.cookies.user_of(cookie)
-            known = self._principals.get(cookie_user) if cookie_user is not None else None
-            if known is not None:
-                return known, self._password_beside_cookie(request, known.name), None
-            if "Authorization" not in request.headers:
-                raise unauthorized("the session cookie is forged or expired")
-        credentials = basic_credentials(request)
-        if credentials is not None:
-            user, password = credentials
-            if self.ctx.config.auth.method == "none":
-                return Principal(user), password, None
-            known = await login_basic(self.ctx, user, password, peer, via="thrift-http")
-            self._principals[user] = known
-            return known, password, known
-        if self.ctx.config.auth.method == "none":
-            return None, "", None  # the user comes from OpenSession, as on the binary port
-        raise unauthorized("Basic authentication required")
+    def _refusal(self, request: HttpRequest) -> bytes | None:
+        if request.target.split(b"?", 1)[0] not in self.paths:
+            text = b"not found: Thrift is served at POST " + min(self.paths) + b"\n"
+            return response_head(404, len(text), TEXT, keep_alive=request.keep_alive) + text
+        if request.method != b"POST":
+            text = b"only POST is served here\n"
+            return response_head(405, len(text), TEXT, b"Allow: POST\r\n", request.keep_alive) + text
+        return None
 
-    @staticmethod
-    def _password_beside_cookie(request: web.Request, user: str) -> str:
-        """The password sent with a cookie'd request (a new session's engine connection needs it),
-        only when it is the cookie user's."""
-        try:
-            credentials = basic_credentials(request)
-        except web.HTTPUnauthorized:
-            return ""
-        return credentials[1] if credentials is not None and credentials[0] == user else ""
-
-    def _session_for(self, call: Request, principal: Principal | None, password: str, peer: str) -> HttpSession:
+    def _session_for(self, call: Request, who: Who, peer: str) -> HttpSession:
         name = call.header.name
         known: HttpSession | None = None
         if name in hs2.OPERATION_CALLS:
@@ -167,12 +137,12 @@ class ThriftHttp:
         elif name != "OpenSession":
             ref = hs2.session_handle_in(hs2.request_of(call.args))
             known = self.sessions.get(ref.handle.guid) if ref else None
-        if known is not None and (principal is None or known.user == principal.name):
+        if known is not None and _owns(known, who):
             return known
         # OpenSession, or a handle this user does not hold: a fresh call layer (which then answers
         # "Invalid SessionHandle", exactly as the binary port does for another connection's handle)
         calls = CallHandler(self.ctx, peer, via="thrift-http")
-        calls.principal, calls.password = principal, password
+        calls.principal, calls.password = who.principal, who.password
         return HttpSession(calls)
 
     def _index(self, session: HttpSession, name: str) -> None:
@@ -220,6 +190,37 @@ class ThriftHttp:
         await asyncio.gather(*(self._close(s) for s in set(self.sessions.values())), return_exceptions=True)
 
 
+def _owns(session: HttpSession, who: Who) -> bool:
+    return who.principal is None or session.user == who.principal.name
+
+
+def _unauthorized(message: str, request: HttpRequest) -> bytes:
+    """401, as HiveServer2's ThriftHttpServlet answers a failed login (its text: "Authentication
+    Error: <why>"). Hive JDBC and impyla look at the status and stop there ("HTTP Response code:
+    401"); pyhive's Thrift HTTP client never does and reads the body as the call's reply, so a Thrift
+    call gets its reply with an ERROR status saying that (sqlState 28000): pyhive raises
+    OperationalError naming the failed login instead of misreading text as a frame length."""
+    text = f"Authentication Error: {message}"
+    reply = _thrift_refusal(request.body, AuthenticationError(text))
+    body, content_type = (reply, THRIFT) if reply is not None else ((text + "\n").encode(), TEXT)
+    return response_head(401, len(body), content_type, CHALLENGE, request.keep_alive) + body
+
+
+def _thrift_refusal(body: bytes, error: AdhocError) -> bytes | None:
+    """The reply refusing `body` with `error` when it is a Thrift call, else None."""
+    try:
+        header, args, _ = read_message(body)
+    except AdhocError:
+        return None
+    if header.type != CALL or header.name not in hs2.KNOWN_CALLS:
+        return None
+    protocol = hs2.PROTOCOL_V1
+    if header.name == "OpenSession":  # the version a reply must carry (clients check it after the status)
+        asked = hs2.OpenSessionReq(hs2.request_of(args)).client_protocol
+        protocol = min(asked or hs2.PROTOCOL_V1, hs2.MAX_PROTOCOL)
+    return hs2.error_reply(header.name, header.seqid, error, protocol=protocol)
+
+
 class ThriftHttpServer:
     """The HTTP transport's listener, a lifecycle part of `adhoc serve`."""
 
@@ -229,35 +230,28 @@ class ThriftHttpServer:
         self.ctx = ctx
         self.host, self.port = host, port
         self.path = "/" + path.strip("/")
-        self.transport = ThriftHttp(ctx)
-        self._runner: web.AppRunner | None = None
+        self.transport = ThriftHttp(ctx, self.path)
+        self._server: asyncio.Server | None = None
+        self._connections: set[ThriftHttpConnection] = set()
 
     async def start(self) -> None:
-        # client_max_size: aiohttp refuses larger bodies as it reads; handle() refuses them earlier,
-        # from the Content-Length, so a 3 GB announcement costs nothing
-        app = web.Application(client_max_size=self.ctx.config.server.max_frame_bytes)
-        for path in {self.path, self.path + "/"}:
-            app.router.add_post(path, self.transport.handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            self._runner = None
-            raise
-        sockets = getattr(site._server, "sockets", None)
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        server = self.ctx.config.server
+
+        def connection() -> ThriftHttpConnection:
+            # a request's head and body must arrive within handshake_timeout_s of its first byte
+            return ThriftHttpConnection(self.transport, server.max_frame_bytes, server.handshake_timeout_s,
+                                        KEEPALIVE_S, server.write_timeout_s, self._connections)  # fmt: skip
+
+        self._server = await asyncio.get_running_loop().create_server(connection, self.host, self.port, backlog=1024)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         self.transport.start_reaper()
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
         await self.transport.close_all()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        close_connections(self._connections)
+        self._server = None
 
     @property
     def url(self) -> str:

@@ -4,62 +4,23 @@ beeline (transportMode=http) and pyhive (scheme="http") get what the binary port
 from __future__ import annotations
 
 import base64
-import dataclasses
 import http.client
-import io
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from pyhive import hive
+from pyhive.exc import OperationalError
 
-from adhoc.auth.passwd import passwd_main
-from adhoc.config import AuditConfig, AuthConfig, PolicyConfig
 from tests.gateway_harness import GatewayThread, gateway_config
+from tests.http_transport.http_clients import binary, connect, http_port
 from tests.logs.s3 import free_port
 from tests.requires import require_java
 from tests.sts import RunningSTS, spark_home
-
-POLICY = """
-[[rules]]
-principals = ["*"]
-read = ["default.*"]
-"""
-
-
-@pytest.fixture(scope="module")
-def http_gateway(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayThread]:
-    tmp = Path(tmp_path_factory.mktemp("thrift-http"))
-    users = tmp / "users.toml"
-    for user, password in (("alice", "wonderland"), ("bob", "builder")):
-        passwd_main(str(users), user, stdin=io.StringIO(password + "\n"), stderr=io.StringIO())
-    (tmp / "policy.toml").write_text(POLICY)
-    config = gateway_config(sts.address, thrift_http_port=free_port())
-    config = dataclasses.replace(config, auth=AuthConfig(method="file", users=str(users), max_failures=100),
-                                 policy=PolicyConfig(file=str(tmp / "policy.toml")),
-                                 audit=AuditConfig(file=str(tmp / "audit.jsonl")))  # fmt: skip
-    gw = GatewayThread(config)
-    gw.audit_path = tmp / "audit.jsonl"  # type: ignore[attr-defined]
-    yield gw
-    gw.stop()
-
-
-def http_port(gw: GatewayThread) -> int:
-    return int(gw.gateway.thrift_http_url.rsplit(":", 1)[1].split("/", 1)[0])
-
-
-def connect(gw: GatewayThread, user: str = "alice", password: str = "wonderland", **kw: object) -> hive.Connection:
-    return hive.connect("127.0.0.1", port=http_port(gw), scheme="http", username=user, password=password, **kw)
-
-
-def binary(gw: GatewayThread, user: str = "alice", password: str = "wonderland") -> hive.Connection:
-    return hive.connect(gw.host, port=gw.port, username=user, password=password, auth="CUSTOM")
 
 
 def test_pyhive_over_http_gets_what_binary_gets(http_gateway: GatewayThread) -> None:
@@ -95,11 +56,16 @@ def test_a_denial_reads_as_on_binary(http_gateway: GatewayThread) -> None:
 
 
 def test_a_wrong_password_is_refused_and_another_users_handle_is_unknown(http_gateway: GatewayThread) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - pyhive reads the 401's body as a broken Thrift frame
+    # pyhive never looks at the HTTP status: the 401 carries its call's reply, an error naming the login
+    with pytest.raises(OperationalError) as refused:
         connect(http_gateway, password="nope")
-    status, _, body = raw_post(http_port(http_gateway), b"x", {"Authorization": "Basic " + base64.b64encode(
+    status = refused.value.args[0].status
+    assert status.sqlState == "28000"
+    assert status.errorMessage == "Authentication Error: authentication failed for user 'alice'"
+    # anything but a Thrift call gets HiveServer2's text
+    status_code, _, body = raw_post(http_port(http_gateway), b"x", {"Authorization": "Basic " + base64.b64encode(
         b"alice:nope").decode()})  # fmt: skip
-    assert status == 401 and b"authentication failed" in body
+    assert (status_code, body) == (401, b"Authentication Error: authentication failed for user 'alice'\n")
     with connect(http_gateway) as conn:
         cur = conn.cursor()
         cur.execute("SELECT 1")
@@ -137,10 +103,21 @@ def test_cookies_hostile_requests_and_others_unaffected(http_gateway: GatewayThr
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         assert s.recv(100).split(b" ")[1] == b"400"
-    with connect(http_gateway) as conn:  # and a good client is served meanwhile
-        cur = conn.cursor()
-        cur.execute("SELECT 3")
-        assert cur.fetchall() == [(3,)]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # pipelined, then half-closed
+        s.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 4\r\nAuthorization: " + alice.encode()
+                  + b"\r\n\r\njunkGET /elsewhere HTTP/1.1\r\n\r\n")  # fmt: skip
+        s.shutdown(socket.SHUT_WR)
+        answers = b"".join(iter(lambda: s.recv(4096), b""))
+        assert re.findall(rb"HTTP/1\.1 (\d+)", answers) == [b"400", b"404"]  # both, in order
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+        slow.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")  # and no more
+        started = time.monotonic()
+        with connect(http_gateway) as conn:  # a good client is served meanwhile
+            cur = conn.cursor()
+            cur.execute("SELECT 3")
+            assert cur.fetchall() == [(3,)]
+        # the slow one gets 408 once its request is not whole within handshake_timeout_s (3 s here)
+        assert slow.recv(100).startswith(b"HTTP/1.1 408") and 2.5 < time.monotonic() - started < 8
 
 
 def test_twenty_concurrent_http_clients(http_gateway: GatewayThread) -> None:
@@ -166,6 +143,21 @@ def test_twenty_concurrent_http_clients(http_gateway: GatewayThread) -> None:
     assert not http_gateway.gateway._thrift_http.transport.sessions  # every session closed and forgotten
 
 
+def test_beeline_with_a_wrong_password(http_gateway: GatewayThread) -> None:
+    require_java()
+    home = spark_home()
+    url = f"jdbc:hive2://127.0.0.1:{http_port(http_gateway)}/default;transportMode=http;httpPath=cliservice"
+    out = subprocess.run([f"{home}/bin/beeline", "-u", url, "-n", "bob", "-p", "nope", "-e", "SELECT 1"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, SPARK_HOME=home),
+                         stdin=subprocess.DEVNULL)  # fmt: skip
+    # Hive JDBC reads only the status, as against HiveServer2: the failure is the 401
+    assert out.returncode != 0
+    assert "HTTP Response code: 401" in out.stderr and "Could not open client transport" in out.stderr
+    events = [json.loads(line) for line in http_gateway.audit_path.read_text().splitlines()]  # type: ignore[attr-defined]
+    assert any(e["event"] == "login" and e["via"] == "thrift-http" and e["user"] == "bob"
+               and e["decision"] == "deny" for e in events)  # fmt: skip
+
+
 def test_beeline_over_http(http_gateway: GatewayThread) -> None:
     require_java()
     home = spark_home()
@@ -176,3 +168,21 @@ def test_beeline_over_http(http_gateway: GatewayThread) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| 42      |" in out.stdout and "session_id" in out.stdout
     assert "[adhoc] session " in out.stderr
+
+
+def test_an_idle_http_session_is_closed_on_its_engine(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address, thrift_http_port=free_port(), session_idle_timeout_s=2.0))
+    try:
+        conn = connect(gw, "carol", "any")  # [auth] none: the user is Basic's name
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
+        assert gw.gateway._thrift_http.transport.sessions
+        deadline = time.monotonic() + 15
+        while gw.gateway._thrift_http.transport.sessions and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not gw.gateway._thrift_http.transport.sessions  # closed after 2 s unused
+        with pytest.raises(Exception, match="Invalid SessionHandle"):
+            conn.cursor().execute("SELECT 2")  # its handle is no longer open anywhere
+    finally:
+        gw.stop()
