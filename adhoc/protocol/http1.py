@@ -11,6 +11,11 @@ behind it, finds the end of the head without rescanning, and refuses before read
 a head over `max_head` bytes (431), a Content-Length over `max_body` (413, so a 3 GB
 announcement costs nothing), both Content-Length and Transfer-Encoding (400: request smuggling),
 a POST with neither (411). After an HttpError the reader is spent: answer and close.
+
+Why not h11 (well kept, sans-IO, the shape this follows): beeline sends one POST per Thrift call,
+100,002 of them for a 100k-row fetch, and h11 costs 63 µs per request and response here (measured
+with beeline's request head and a 100-byte body) — 6.3 s of gateway CPU per fetch, against 1.6–2.3 s
+for the whole gateway with this reader, which also skips re-parsing a head identical to the last.
 """
 
 from __future__ import annotations
