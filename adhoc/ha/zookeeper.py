@@ -304,17 +304,29 @@ class ZooKeeperFleet:
             self._delete_soon(f"{self.state_root}/sessions/{session_id}")
 
     def _delete_soon(self, path: str) -> None:
-        """Free a place; while ZooKeeper is away, once it is back (its session may have survived)."""
+        """Free a place; while ZooKeeper is away, once it is back (its session may have survived).
+        Sent at once, without waiting (an ordered async call): it is on its way to ZooKeeper before
+        the client hears its CloseSession answered, so a client that closes and opens again at
+        once is never refused for its own closed session's place."""
         self._unfinished_deletes.add(path)
+        if not self.connected:
+            return  # retried when the connection is back
 
-        def delete() -> None:
+        def done(result: Any) -> None:  # kazoo's thread
             try:
-                self.zk.delete(path)
+                result.get_nowait()
             except NoNodeError:
                 pass
-            self._unfinished_deletes.discard(path)
+            except KazooException as e:
+                log.warning("ZooKeeper: freeing a session's place failed", extra={"error": str(e)})
+                return  # kept: retried on reconnection (or gone with an expired session)
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._unfinished_deletes.discard, path)
 
-        self._spawn(delete, "freeing a session's place")
+        try:
+            self.zk.delete_async(path).rawlink(done)
+        except KazooException as e:
+            log.warning("ZooKeeper: freeing a session's place failed", extra={"error": str(e)})
 
     def _spawn(self, fn: Callable[[], None], what: str) -> None:
         async def run() -> None:
