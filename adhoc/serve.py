@@ -125,6 +125,7 @@ class Gateway:
             *([Part("thrift http server", self._start_thrift_http, self._stop_thrift_http)]
               if config.server.thrift_http_port else []),
             Part("http server", self._start_http, self._stop_http),
+            Part("routing queue", stop=self._refuse_waiting),
             # last to start, first to stop: clients are sent here only while it serves, and SIGTERM
             # takes it out of ZooKeeper discovery before the drain
             *([Part("zookeeper registration", self._register, self._deregister)] if config.ha.zookeeper else []),
@@ -244,6 +245,12 @@ class Gateway:
         assert self._zookeeper is not None
         http_port = self._thrift_http.port if self._thrift_http is not None else 0
         await self._zookeeper.register(self.thrift_address[1], http_port)
+
+    async def _refuse_waiting(self) -> None:
+        why = "adhoc is stopping (a restart or a scale-down): connect again; another replica takes the session"
+        waiting = self.ctx.router.refuse_waiting(why)
+        if waiting:
+            log.info("stopping: sessions waiting in the queue told to connect again", extra={"sessions": waiting})
 
     async def _deregister(self) -> None:
         if self._zookeeper is not None:

@@ -78,6 +78,7 @@ class CapacityRouter:
         self._holds: dict[int, Hold] = {}
         self._hold_ids = itertools.count(1)
         self._waiters: list[Waiter] = []
+        self._stopping = ""  # the gateway is stopping: why no session may wait any more
         self._wakeup = asyncio.Event()
         self._pump_task: asyncio.Task[None] | None = None
 
@@ -239,6 +240,8 @@ class CapacityRouter:
         if isinstance(outcome, Blocked) and not outcome.waitable:
             # Every candidate is down, not full: waiting would only hide that for queue_timeout_s.
             raise EngineUnavailable(outcome.reason)
+        if self._stopping:
+            raise EngineUnavailable(self._stopping)
         blocked = outcome.reason if isinstance(outcome, Blocked) else f"{ahead} session(s) waiting ahead"
         return await self._wait(principal, candidates, exclude, blocked)
 
@@ -370,6 +373,17 @@ class CapacityRouter:
             return Explanation(outcome.engine, outcome.reason, views, self.queue())
         reason = f"would wait in the queue: {outcome.reason}" if outcome.waitable else f"would fail: {outcome.reason}"
         return Explanation(None, reason, views, self.queue())
+
+    def refuse_waiting(self, reason: str) -> int:
+        """The gateway is stopping: sessions waiting here fail now, naming `reason`, and none may
+        start waiting (a client holding on until the drain times out is better told to connect
+        again, which with several replicas lands on another). Returns how many were waiting."""
+        self._stopping = reason
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(EngineUnavailable(reason))
+        return len(waiters)
 
     def status(self) -> dict[str, Any]:
         queue = self.queue()

@@ -165,3 +165,19 @@ async def test_engines_that_are_down_fail_at_once_instead_of_queueing() -> None:
     assert s.router.queue() == []
     explanation = await s.router.explain(ALICE)
     assert explanation.engine is None and explanation.reason.startswith("would fail: no engine can take")
+
+
+async def test_a_stopping_gateway_tells_waiters_to_connect_again_and_queues_no_one_new() -> None:
+    s = Setup(policy="yarn")
+    s.yarn.figures = yarn_load(95)
+    waiting = asyncio.ensure_future(s.router.route(ALICE, None))
+    await s.settle()
+    assert s.router.refuse_waiting("adhoc is stopping: connect again") == 1
+    with pytest.raises(EngineUnavailable, match="adhoc is stopping: connect again"):
+        await waiting
+    with pytest.raises(EngineUnavailable, match="adhoc is stopping"):
+        await s.router.route(BOB, None)  # would wait: refused at once
+    s.yarn.figures = yarn_load(10)
+    s.clock.time += 5
+    assert (await s.router.route(CAROL, None)).engine is YARN  # room: still routed while the drain runs
+    assert s.router.queue() == []
