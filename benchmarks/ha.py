@@ -1,6 +1,7 @@
 """Replicas on ZooKeeper: what [ha] costs an OpenSession, and what a rolling restart costs clients.
 
     python -m benchmarks.ha [--sessions 300] [--clients 20] [--seconds 20]
+    python -m benchmarks.ha --real [--seconds 20]     # the rolling restart with real parts (~2 min)
 
 1. OpenSession p50/p99 through one gateway with [ha] off vs on (a real ZooKeeper on loopback: the
    fleet-wide count is one create + one list + one background set per session). Goal: <= +5 ms p50.
@@ -11,6 +12,10 @@
    client whose idle connection the draining replica let go reconnects through ZooKeeper, as Hive
    JDBC's connection pools do).
 The engine is the in-process fake (benchmarks/fake_engine.py): the figures are the gateway's own.
+3. `--real` instead: three `adhoc serve` processes, one Spark Thrift Server, 16 pyhive clients and 4
+   beeline processes through ZooKeeper, each replica SIGTERMed and started again in turn
+   (tests/ha/rolling.py, the scenario tests/ha/test_rolling_restart.py asserts): statements lost
+   (goal 0) and the peak of open sessions per user and in a capped group, sampled from ZooKeeper.
 """
 
 from __future__ import annotations
@@ -166,12 +171,38 @@ async def run(args: argparse.Namespace) -> None:
         zk.stop()
 
 
+def real(seconds: float) -> None:
+    from tests.ha.rolling import POLICY, replica_config, rolling_restart
+    from tests.logs.served import ServedGateway
+    from tests.sts import start_sts
+
+    tmp = Path(tempfile.mkdtemp())
+    zk = ZooKeeperServer(tmp / "zk").start()
+    sts = start_sts()
+    (tmp / "policy.toml").write_text(POLICY)
+    replicas = [ServedGateway(replica_config(tmp, i, sts, zk)) for i in range(3)]
+    try:
+        for replica in replicas:
+            replica.start()
+        print(rolling_restart(replicas, zk, settle_s=seconds / 4).summary() + " (goal: 0 lost, peaks <= max)")
+    finally:
+        for replica in replicas:
+            replica.stop()
+        sts.stop()
+        zk.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--real", action="store_true", help="the rolling restart with adhoc serve, STS, beeline")
+    args = parser.parse_args()
+    if args.real:
+        real(args.seconds)
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":
