@@ -86,16 +86,25 @@ class ZooKeeperPeers:
         return f"{self.root}/groups/{_name(group)}"
 
     def group_sessions(self, group: str) -> int:
-        """Sessions of `group` other replicas hold, as the last notification said."""
+        """Sessions of `group` other replicas hold, as the last notification said: the router's quick
+        look (the exact check is claim_groups). A group seen for the first time counts 0 until its
+        watch is set up, in a thread: the event loop never waits on ZooKeeper for it."""
         if group not in self._groups:
             self._groups[group] = 0
-            try:  # once per group: a blocking round trip, then the watch keeps the count
-                self.zk.ensure_path(self.group_dir(group))
-                ChildrenWatch(self.zk, self.group_dir(group), partial(self._group_changed, group))
-            except KazooException as e:
-                log.warning("cannot watch a group's sessions in ZooKeeper", extra={"group": group, "error": str(e)})
-                del self._groups[group]
-        return self._groups.get(group, 0)
+            if self._loop is not None:
+                self._loop.run_in_executor(None, self._watch_group, group)
+        return self._groups[group]
+
+    def _watch_group(self, group: str) -> None:
+        try:
+            self.zk.ensure_path(self.group_dir(group))
+            ChildrenWatch(self.zk, self.group_dir(group), partial(self._group_changed, group))
+        except KazooException as e:
+            log.warning("cannot watch a group's sessions in ZooKeeper", extra={"group": group, "error": str(e)})
+            self._deliver(self._forget_group, group)  # try again on the next look
+
+    def _forget_group(self, group: str) -> None:
+        self._groups.pop(group, None)
 
     def _group_changed(self, group: str, children: list[str]) -> None:
         count = sum(1 for c in children if not c.startswith(self.replica_id + "-"))
