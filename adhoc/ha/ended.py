@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError, NotEmptyError
@@ -30,12 +31,18 @@ class EndedInZooKeeper:
     def _bucket(self, session_id: str) -> str:
         return f"{self.root}/{session_id[:2].lower() or '00'}"
 
-    def record(self, facts: dict[str, object]) -> None:
-        """Blocking: run it in a thread."""
+    def _path(self, facts: dict[str, object]) -> str:
         session_id = str(facts["session_id"])
         ended_at = float(str(facts.get("ended_at") or time.time()))
-        path = f"{self._bucket(session_id)}/{int(ended_at)}-{session_id}"
-        self.zk.create(path, json.dumps(facts).encode(), makepath=True)
+        return f"{self._bucket(session_id)}/{int(ended_at)}-{session_id}"
+
+    def record(self, facts: dict[str, object]) -> None:
+        """Blocking: run it in a thread."""
+        self.zk.create(self._path(facts), json.dumps(facts).encode(), makepath=True)
+
+    def record_async(self, facts: dict[str, object]) -> Any:
+        """Sent at once (kazoo's async API); returns its IAsyncResult."""
+        return self.zk.create_async(self._path(facts), json.dumps(facts).encode(), makepath=True)
 
     def lookup(self, session_id: str) -> dict[str, object] | None:
         """Blocking: run it in a thread."""

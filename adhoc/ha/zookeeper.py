@@ -99,6 +99,7 @@ class ZooKeeperFleet:
         self._closing = False  # our own stop: the connection's end is expected, not a warning
         self._tasks: set[asyncio.Future[None]] = set()
         self._unfinished_deletes: set[str] = set()  # places to free once ZooKeeper answers again
+        self._in_flight: set[Any] = set()  # ordered writes sent and not answered yet
         self.connected_gauge = Gauge("adhoc_ha_zookeeper_connected", "1 while this replica's ZooKeeper session is up",
                                      registry=registry)  # fmt: skip
         self.reregistrations = Counter("adhoc_ha_reregistrations", "Times this replica registered again after "
@@ -128,6 +129,10 @@ class ZooKeeperFleet:
     async def stop(self) -> None:
         if self._pruner is not None:
             self._pruner.cancel()
+        for _ in range(40):  # what the drain's last sessions wrote (ended sessions' facts) goes out first
+            if not self._in_flight:
+                break
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(self._close)
 
     async def _prune_ended(self) -> None:
@@ -267,11 +272,10 @@ class ZooKeeperFleet:
         user = str(facts.get("user", ""))
         self._places[session_id] = (user, admission.token, data)
 
-        def write() -> None:
-            self.zk.set(admission.token, data)
-            self._index(session_id, data)
-
-        self._spawn(write, "recording a session")
+        # sent now, in order: a CloseSession right after can only delete what these wrote
+        self._ordered("recording a session", partial(self.zk.set_async, admission.token, data))
+        index = f"{self.state_root}/sessions/{session_id}"
+        self._ordered("indexing a session", partial(self.zk.create_async, index, data, ephemeral=True))
 
     def abandon(self, admission: Admission) -> None:
         if admission.token:
@@ -288,7 +292,7 @@ class ZooKeeperFleet:
         self.released(record.session_id)
         facts = {"session_id": record.session_id, "user": record.user, "engine": record.engine,
                  "app_id": record.app_id, "ended_at": record.ended_at or time.time()}  # fmt: skip
-        self._spawn(partial(self.ended.record, facts), "remembering an ended session")
+        self._ordered("remembering an ended session", partial(self.ended.record_async, facts))
 
     async def ended_session(self, session_id: str) -> dict[str, object] | None:
         try:
@@ -328,12 +332,32 @@ class ZooKeeperFleet:
         except KazooException as e:
             log.warning("ZooKeeper: freeing a session's place failed", extra={"error": str(e)})
 
+    def _ordered(self, what: str, call: Callable[[], Any]) -> None:
+        """A write sent at once with kazoo's async API: requests leave in call order, so it reaches
+        ZooKeeper before anything this replica does later (a session's place freed, its index gone)."""
+        if not self.connected:
+            return
+
+        def done(result: Any) -> None:  # kazoo's thread
+            self._in_flight.discard(result)
+            try:
+                result.get_nowait()
+            except KazooException as e:
+                log.warning("ZooKeeper: %s failed: %r", what, e, extra={"error": str(e)})
+
+        try:
+            result = call()
+            self._in_flight.add(result)
+            result.rawlink(done)
+        except KazooException as e:
+            log.warning("ZooKeeper: %s failed: %r", what, e, extra={"error": str(e)})
+
     def _spawn(self, fn: Callable[[], None], what: str) -> None:
         async def run() -> None:
             try:
                 await asyncio.to_thread(fn)
             except KazooException as e:  # the place goes with our ZooKeeper session in the end
-                log.warning("ZooKeeper: %s failed", what, extra={"error": str(e)})
+                log.warning("ZooKeeper: %s failed: %r", what, e, extra={"error": str(e)})
 
         if self.connected:
             self._keep(asyncio.ensure_future(run()))

@@ -96,7 +96,10 @@ class Tally:
 
 
 class Sampler:
-    """The fleet's open sessions as ZooKeeper holds them: a place with its session id attached."""
+    """The fleet's open sessions at one instant: the children of /adhoc-fleet/sessions (a session's
+    index entry, made once it opened and removed when it closes), listed in one call — reading
+    each user's places one by one would add up moments that never coexisted. Each new session's
+    user is read once and remembered."""
 
     def __init__(self, zk: ZooKeeperServer) -> None:
         self.client = KazooClient(hosts=zk.hosts)
@@ -104,6 +107,7 @@ class Sampler:
         self.peak_user = 0
         self.peak_bi = 0
         self.samples = 0
+        self._users: dict[str, str] = {}  # session id -> user
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -111,17 +115,18 @@ class Sampler:
     def open_sessions(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         try:
-            users = self.client.get_children("/adhoc-fleet/users")
+            ids = self.client.get_children("/adhoc-fleet/sessions")
         except NoNodeError:
             return counts
-        for user in users:
-            for child in self.client.get_children(f"/adhoc-fleet/users/{user}"):
+        for session_id in ids:
+            if session_id not in self._users:
                 try:
-                    data, _ = self.client.get(f"/adhoc-fleet/users/{user}/{child}")
+                    data, _ = self.client.get(f"/adhoc-fleet/sessions/{session_id}")
                 except NoNodeError:
-                    continue
-                if json.loads(data or b"{}").get("session_id"):
-                    counts[user] = counts.get(user, 0) + 1
+                    continue  # closed since the listing: its user is not known (counted next time if open)
+                self._users[session_id] = str(json.loads(data or b"{}").get("user", ""))
+            user = self._users[session_id]
+            counts[user] = counts.get(user, 0) + 1
         return counts
 
     def _run(self) -> None:
