@@ -9,6 +9,7 @@ of the wrong type are errors that name the file and the dotted key, never silent
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import socket
 import tomllib
@@ -51,6 +52,8 @@ class ServerConfig:
     thrift_http_port: int = 10001  # HiveServer2's HTTP transport (Thrift over POST); 0 = off
     thrift_http_path: str = "cliservice"  # POST /cliservice (a trailing slash too)
     session_idle_timeout_s: float = 21600.0  # HTTP transport: a session unused this long is closed (6 h)
+    # HTTP clients behind these proxies (CIDRs) are known by X-Forwarded-For; () = the TCP peer only
+    trusted_proxies: tuple[str, ...] = ()
 
     def base_url(self, http_port: int | None = None) -> str:
         """public_url, else the HTTP address (`http_port`: the bound one, when the config says 0)."""
@@ -228,6 +231,7 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     _check_routing(sections["routing"], source)
     _check_logs(sections["logs"], sections["pricing"], source)
     _check_ha(sections["ha"], sections["server"], source)
+    _check_server(sections["server"], source)
     return Config(engines=engines, source=source, **sections)
 
 
@@ -243,6 +247,15 @@ def _check_policy(policy: PolicyConfig, source: str) -> None:
         if not low <= value <= high:
             raise ConfigError(f"expected a whole number from {low} to {high:,}, got {value}", file=source,
                               key=f"policy.{name}")  # fmt: skip
+
+
+def _check_server(server: ServerConfig, source: str) -> None:
+    for cidr in server.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"expected networks such as \"10.0.0.0/8\" or \"::1\", got {cidr!r}", file=source,
+                              key="server.trusted_proxies") from None  # fmt: skip
 
 
 def _check_ha(ha: HaConfig, server: ServerConfig, source: str) -> None:

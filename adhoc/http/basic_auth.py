@@ -17,6 +17,7 @@ from adhoc.auth import Principal
 from adhoc.errors import AuthenticationError
 from adhoc.gateway.context import GatewayContext
 from adhoc.gateway.login import Transport, login
+from adhoc.http.client_address import client_peer
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="adhoc", charset="UTF-8"'}
 
@@ -29,7 +30,7 @@ async def authenticate_request(ctx: GatewayContext, request: web.Request) -> Pri
     credentials = basic_credentials(request)
     if credentials is None:
         raise unauthorized("Basic authentication required")
-    return await login_basic(ctx, *credentials, peer_of(request), via="http")
+    return await login_basic(ctx, *credentials, peer_of(request, ctx.config.server.trusted_proxies), via="http")
 
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:
@@ -71,9 +72,12 @@ async def login_basic(ctx: GatewayContext, user: str, password: str, peer: str, 
     return principal
 
 
-def peer_of(request: web.Request) -> str:
-    """host:port, as the Thrift side names a client (the throttle keys on the host part)."""
+def peer_of(request: web.Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """host:port, as the Thrift side names a client (the throttle keys on the host part); behind
+    a trusted proxy, the client it forwards for (see client_address.py)."""
     peername = request.transport.get_extra_info("peername") if request.transport else None
+    peer = request.remote or ""
     if isinstance(peername, tuple) and len(peername) >= 2:
-        return f"{peername[0]}:{peername[1]}"
-    return request.remote or ""
+        peer = f"{peername[0]}:{peername[1]}"
+    forwarded = ", ".join(request.headers.getall("X-Forwarded-For", [])) or None
+    return client_peer(trusted_proxies, peer, forwarded)

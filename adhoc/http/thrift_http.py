@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from adhoc.errors import AdhocError, AuthenticationError
 from adhoc.gateway.calls import CallHandler
 from adhoc.gateway.context import GatewayContext
+from adhoc.http.client_address import client_peer
 from adhoc.http.thrift_http_auth import HttpAuth, Unauthorized, Who
 from adhoc.http.thrift_http_socket import Answer, Responder, ThriftHttpConnection, close_connections
 from adhoc.protocol import hs2
@@ -71,12 +72,21 @@ class ThriftHttp(Responder):
 
     # -- requests ----------------------------------------------------------------------------------
 
+    def _client(self, request: HttpRequest, peer: str) -> str:
+        """The TCP peer, or behind a trusted proxy the client it forwards for (client_address.py)."""
+        trusted = self.ctx.config.server.trusted_proxies
+        if not trusted:
+            return peer
+        forwarded = request.headers.get(b"x-forwarded-for")
+        return client_peer(trusted, peer, forwarded.decode("latin-1") if forwarded is not None else None)
+
     def answer_now(self, request: HttpRequest, peer: str) -> Answer | None:
         """The answer when it needs no waiting: a refusal, or a status call of an ended operation
         of a client known already (what `answer` would say, sooner). None: take `answer`."""
         refused = self._refusal(request)
         if refused is not None:
             return refused
+        peer = self._client(request, peer)
         try:
             who = self.auth.known(request.headers, peer)
         except Unauthorized as e:
@@ -99,6 +109,7 @@ class ThriftHttp(Responder):
         refused = self._refusal(request)
         if refused is not None:
             return refused
+        peer = self._client(request, peer)
         try:
             who = await self.auth.authenticate(request.headers, peer)
         except Unauthorized as e:
