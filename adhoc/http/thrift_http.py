@@ -26,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from adhoc.errors import AdhocError, AuthenticationError
+from adhoc.errors import AdhocError, AuthenticationError, EngineUnavailable
 from adhoc.gateway.calls import CallHandler
 from adhoc.gateway.context import GatewayContext
 from adhoc.http.client_address import client_peer
@@ -122,6 +122,13 @@ class ThriftHttp(Responder):
             text = f"{e.message}\n".encode()
             return response_head(400, len(text), TEXT, cookie, request.keep_alive) + text
         call = Request(header, args, body)
+        if header.name == "OpenSession" and len(self.sessions) >= self.ctx.config.server.max_connections:
+            # each HTTP session holds an engine connection until closed or idle for session_idle_timeout_s
+            limit = self.ctx.config.server.max_connections
+            refusal = EngineUnavailable(f"too many sessions over HTTP ({limit}, [server] max_connections): close "
+                                        "some, or try again later")  # fmt: skip
+            refused = _thrift_refusal(body, refusal) or b""
+            return response_head(200, len(refused), THRIFT, cookie, request.keep_alive) + refused
         session = self._session_for(call, who, peer)
         async with session.lock:
             session.last_used = time.monotonic()
@@ -251,7 +258,8 @@ class ThriftHttpServer:
         def connection() -> ThriftHttpConnection:
             # a request's head and body must arrive within handshake_timeout_s of its first byte
             return ThriftHttpConnection(self.transport, server.max_frame_bytes, server.handshake_timeout_s,
-                                        KEEPALIVE_S, server.write_timeout_s, self._connections)  # fmt: skip
+                                        KEEPALIVE_S, server.write_timeout_s, self._connections,
+                                        server.max_connections)  # fmt: skip
 
         self._server = await asyncio.get_running_loop().create_server(connection, self.host, self.port, backlog=1024)
         self.port = int(self._server.sockets[0].getsockname()[1])

@@ -43,11 +43,13 @@ class Responder:
 
 class ThriftHttpConnection(asyncio.Protocol):
     def __init__(self, responder: Responder, max_body: int, request_timeout_s: float, keepalive_s: float,
-                 write_timeout_s: float, connections: set[ThriftHttpConnection]) -> None:  # fmt: skip
+                 write_timeout_s: float, connections: set[ThriftHttpConnection],
+                 max_connections: int = 1 << 30) -> None:  # fmt: skip
         self.responder = responder
         self.reader = RequestReader(max_body)
         self.request_timeout_s, self.keepalive_s, self.write_timeout_s = request_timeout_s, keepalive_s, write_timeout_s
         self.connections = connections
+        self.max_connections = max_connections
         self.transport: Any = None  # uvloop's TCPTransport or asyncio's: the same methods
         self.peer = ""
         self.task: asyncio.Task[None] | None = None  # the request being answered off the socket's callback
@@ -66,8 +68,23 @@ class ThriftHttpConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if len(self.connections) >= self.max_connections and not self._close_an_idle_one():
+            # Every connection is mid-request: said, not hung up on (a load balancer retries elsewhere).
+            text = f"too many connections to this gateway's HTTP transport ({self.max_connections}); try again"
+            self._refuse(HttpError(503, text))
+            return
         self.connections.add(self)
         self._arm(self.keepalive_s)
+
+    def _close_an_idle_one(self) -> bool:
+        """At the cap, make room: close the connection idle the longest between two requests.
+        Clients such as impyla open a connection per request and leave the old ones to the server's
+        keep-alive; refusing newcomers while those linger would turn ordinary use into an outage."""
+        idle = [c for c in self.connections if c.task is None and not c.reader.mid_request and not c._closed]
+        if not idle:
+            return False
+        min(idle, key=lambda c: c._since).close()
+        return True
 
     def data_received(self, data: bytes) -> None:
         reader = self.reader

@@ -28,7 +28,7 @@ _MAX_HEADERS = 100
 _REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
             413: "Payload Too Large", 431: "Request Header Fields Too Large", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}  # fmt: skip
+            503: "Service Unavailable", 505: "HTTP Version Not Supported"}  # fmt: skip
 
 
 @dataclass(slots=True)

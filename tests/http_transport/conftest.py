@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,3 +39,17 @@ def http_gateway(sts: RunningSTS, tmp_path_factory: pytest.TempPathFactory) -> I
     gw.audit_path = tmp / "audit.jsonl"  # type: ignore[attr-defined]
     yield gw
     gw.stop()
+
+
+@pytest.fixture
+def collect_here() -> Iterator[None]:
+    """impyla's objects make a blocking CloseSession call from `__del__`. Left to the cyclic garbage
+    collector they may be finalised on whichever thread triggers it — the in-process gateway's own
+    event loop thread, which then waits on itself (a hang seen in a run). While an impyla test runs,
+    cyclic collection is off; its garbage is collected afterwards, here, on the test's thread."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()

@@ -5,9 +5,12 @@ the audit names — through a real pyhive over the HTTP transport and the JSON A
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import io
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from impala.dbapi import connect as impyla_connect
 from pyhive import hive
 from thrift.transport.THttpClient import THttpClient
 
@@ -117,3 +121,51 @@ def test_without_trusted_proxies_the_header_is_ignored(http_gateway: GatewayThre
     lines = [json.loads(x) for x in http_gateway.audit_path.read_text().splitlines()]  # type: ignore[attr-defined]
     allowed = [e for e in lines if e["event"] == "login" and e["decision"] == "allow"]
     assert allowed[-1]["client"].startswith("127.0.0.1:") and "203.0.113.7" not in allowed[-1]["client"]
+
+
+@pytest.mark.usefixtures("collect_here")
+def test_over_max_connections_an_http_client_is_told_so_and_sessions_are_bounded(sts: RunningSTS) -> None:
+    gw = GatewayThread(gateway_config(sts.address, thrift_http_port=free_port(), max_connections=2))
+    try:
+        port = http_port(gw)
+
+        def impyla(user: str) -> Any:  # a new TCP connection per request: only sessions add up
+            return impyla_connect("127.0.0.1", port, use_http_transport=True, http_path="cliservice",
+                                  auth_mechanism="PLAIN", user=user, password="x", timeout=60)  # fmt: skip
+
+        first, second = impyla("ann"), impyla("ben")
+        sessions = [first.cursor(), second.cursor()]  # an impyla cursor is a session, open until closed
+        third = impyla("cy")
+        with pytest.raises(Exception) as refused:
+            third.cursor()
+        # closed here, not left to the garbage collector: impyla's __del__ makes a blocking call, and
+        # collected on the in-process gateway's own thread it would wait on itself
+        with contextlib.suppress(Exception):
+            third.close()
+        assert "too many sessions over HTTP (2, [server] max_connections)" in str(refused.value)
+
+        for session in sessions:
+            session.close()
+        # the TCP cap: connections idle between requests make room for newcomers (oldest first) ...
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        time.sleep(0.2)
+        with hive.connect("127.0.0.1", port=port, scheme="http", username="di") as conn:
+            cursor = conn.cursor()
+            cursor.execute("SELECT 5")
+            assert cursor.fetchall() == [(5,)]
+        assert idle[0].recv(100) == b""  # the oldest idle one was closed to make room
+        # ... but with every connection mid-request, a newcomer is told so, not left hanging
+        busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for s in busy:
+            s.sendall(b"POST /cliservice HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial")
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
+            answer = b"".join(iter(lambda: third.recv(4096), b""))
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable") and b"Connection: close" in answer
+        assert b"too many connections to this gateway's HTTP transport (2)" in answer
+        for s in [*idle, *busy]:
+            s.close()
+        first.close()
+        second.close()
+    finally:
+        gw.stop()
