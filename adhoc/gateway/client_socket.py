@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from adhoc.gateway.write_flow import WriteFlow
+
 _READ_HIGH_WATER = 2 * 1024 * 1024  # stop reading a client that sends this far ahead of its answers
 
 
-class ClientProtocol(asyncio.Protocol):
+class ClientProtocol(WriteFlow, asyncio.Protocol):
     """The client's socket as its connection task sees it: bytes read in whole chunks, writes with
     flow control, and word when the peer is gone, whoever is reading or not. One object per
     connection instead of asyncio's StreamReaderProtocol + StreamReader + StreamWriter (about 2 KiB
@@ -27,8 +29,6 @@ class ClientProtocol(asyncio.Protocol):
         self._eof = False
         self._lost = False
         self._read_waiter: asyncio.Future[None] | None = None
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
 
@@ -61,15 +61,6 @@ class ClientProtocol(asyncio.Protocol):
         if self.on_gone is not None:
             self.on_gone()
 
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     # -- for the connection task --------------------------------------------------------------------
 
     async def read(self) -> bytes:
@@ -98,10 +89,7 @@ class ClientProtocol(asyncio.Protocol):
         """Wait until the transport's buffer is under its high-water mark again."""
         if self._lost:
             raise ConnectionResetError("the client connection was lost")
-        if not self._write_paused:
-            return
-        self._drain_waiter = waiter = asyncio.get_running_loop().create_future()
-        await waiter
+        await self._wait_for_room()
         if self._lost:
             raise ConnectionResetError("the client connection was lost")
 

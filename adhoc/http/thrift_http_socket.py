@@ -21,6 +21,7 @@ import contextlib
 import logging
 from typing import Any
 
+from adhoc.gateway.write_flow import WriteFlow
 from adhoc.protocol.http1 import CONTINUE, NEED_DATA, Continue, HttpError, Request, RequestReader, response_head
 
 log = logging.getLogger("adhoc.http")
@@ -41,7 +42,7 @@ class Responder:
         raise NotImplementedError
 
 
-class ThriftHttpConnection(asyncio.Protocol):
+class ThriftHttpConnection(WriteFlow, asyncio.Protocol):
     def __init__(self, responder: Responder, max_body: int, request_timeout_s: float, keepalive_s: float,
                  write_timeout_s: float, connections: set[ThriftHttpConnection],
                  max_connections: int = 1 << 30) -> None:  # fmt: skip
@@ -57,8 +58,6 @@ class ThriftHttpConnection(asyncio.Protocol):
         self._since = self._loop.time()  # the last answer, or the first byte of the request being read
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._eof = False
 
@@ -113,15 +112,6 @@ class ThriftHttpConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self.resume_writing()
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -187,9 +177,8 @@ class ThriftHttpConnection(asyncio.Protocol):
         self.close()
 
     async def _drain(self) -> None:
-        if self._write_paused and not self._closed:
-            self._drain_waiter = waiter = self._loop.create_future()
-            await waiter
+        if not self._closed:
+            await self._wait_for_room()
 
     def close(self) -> None:
         self._closed = True
