@@ -52,7 +52,9 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         pods = []
         for name in sorted(set(live) | set(stored), key=lambda n: (live[n].created_at if n in live else 0, n)):
             pod = live.get(name)
-            state = "stored" if name in stored and pod is None else (pod.phase.lower() if pod else "stored")
+            # stored, and gone or ended (the watch may not have reported the deletion that follows)
+            ended = pod is None or pod.phase in ("Succeeded", "Failed")
+            state = "stored" if name in stored and ended else (pod.phase.lower() if pod else "stored")
             pods.append({
                 "pod": name, "state": state, "live": pod is not None, "url": f"{request.path.rstrip('/')}/{name}",
                 "stored_at": logs.store.display(stored[name]) if name in stored and logs.store else None,
