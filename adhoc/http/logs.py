@@ -33,6 +33,9 @@ from adhoc.logs.service import LogCollection
 log = logging.getLogger("adhoc.http")
 
 
+ENDED = ("Succeeded", "Failed")  # pod phases after which the log is complete (and stored, then deleted)
+
+
 def add_routes(app: web.Application, ctx: GatewayContext) -> None:
     async def listing(request: web.Request) -> web.StreamResponse:
         session_id = request.match_info["session_id"]
@@ -53,7 +56,7 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         for name in sorted(set(live) | set(stored), key=lambda n: (live[n].created_at if n in live else 0, n)):
             pod = live.get(name)
             # stored, and gone or ended (the watch may not have reported the deletion that follows)
-            ended = pod is None or pod.phase in ("Succeeded", "Failed")
+            ended = pod is None or pod.phase in ENDED
             state = "stored" if name in stored and ended else (pod.phase.lower() if pod else "stored")
             pods.append({
                 "pod": name, "state": state, "live": pod is not None, "url": f"{request.path.rstrip('/')}/{name}",
@@ -71,14 +74,16 @@ def add_routes(app: web.Application, ctx: GatewayContext) -> None:
         session_id, name = request.match_info["session_id"], request.match_info["pod"]
         logs = await _allowed(ctx, request, session_id)
         found = logs.live_pod(session_id, name)
-        if found is not None:
+        stored: dict[str, str] = {}
+        if found is None or found[1].phase in ENDED:  # an ended pod's whole log is in the store once
+            stored = await logs.stored_logs(session_id, _days(ctx, logs, session_id))  # taken (then deleted)
+        if name in stored and logs.store is not None:
+            chunks = logs.store.read(stored[name])
+        elif found is not None:
             collector, pod = found
             chunks = logs.read_live(collector, pod)
         else:
-            stored = await logs.stored_logs(session_id, _days(ctx, logs, session_id))
-            if name not in stored or logs.store is None:
-                raise web.HTTPNotFound(text=f"no log of pod {name} in session {session_id}\n")
-            chunks = logs.store.read(stored[name])
+            raise web.HTTPNotFound(text=f"no log of pod {name} in session {session_id}\n")
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"})
         try:
             async for chunk in chunks:
