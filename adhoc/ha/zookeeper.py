@@ -352,16 +352,6 @@ class ZooKeeperFleet:
         except KazooException as e:
             log.warning("ZooKeeper: %s failed: %r", what, e, extra={"error": str(e)})
 
-    def _spawn(self, fn: Callable[[], None], what: str) -> None:
-        async def run() -> None:
-            try:
-                await asyncio.to_thread(fn)
-            except KazooException as e:  # the place goes with our ZooKeeper session in the end
-                log.warning("ZooKeeper: %s failed: %r", what, e, extra={"error": str(e)})
-
-        if self.connected:
-            self._keep(asyncio.ensure_future(run()))
-
     def _keep(self, task: asyncio.Future[None]) -> None:
         """Hold background tasks until done (the loop keeps only weak references)."""
         self._tasks.add(task)
